@@ -1,0 +1,138 @@
+import Foundation
+import Logging
+import Synchronization
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// An AMQP connection whose rabbitmq-c state is owned by one dedicated thread.
+///
+/// Callers enqueue commands (publish, consume, ack, ...) and are answered through
+/// continuations; the thread interleaves them with reading frames, so heartbeats are
+/// serviced while idle and publisher confirms stream in while more publishes go out.
+public final class AMQPConnection: Sendable {
+    public typealias Deliveries = AsyncThrowingStream<AMQPDelivery, any Error>
+
+    enum Command: Sendable {
+        case publish(exchange: String, routingKey: String, mandatory: Bool, message: AMQPMessage, CheckedContinuation<PublishOutcome, any Error>)
+        case consume(queue: String, prefetch: UInt16, CheckedContinuation<Void, any Error>, Deliveries.Continuation)
+        case cancelConsumer(channel: UInt16)
+        case ack(channel: UInt16, tag: UInt64)
+        case reject(channel: UInt16, tag: UInt64, requeue: Bool)
+        case declareQueue(name: String, durable: Bool, passive: Bool, CheckedContinuation<QueueInfo, any Error>)
+        case deleteQueue(name: String, CheckedContinuation<Void, any Error>)
+        case close(CheckedContinuation<Void, Never>)
+    }
+
+    public struct QueueInfo: Sendable { public var messages: Int; public var consumers: Int }
+
+    struct Shared {
+        var commands: [Command] = []
+        var failure: AMQPError?
+    }
+
+    static let nextID = Atomic<UInt64>(1)
+
+    public let id: UInt64
+    public let configuration: AMQPConfiguration
+    let shared = Mutex(Shared())
+    let wakeRead: Int32
+    let wakeWrite: Int32
+
+    init(configuration: AMQPConfiguration, wakeRead: Int32, wakeWrite: Int32) {
+        self.id = Self.nextID.wrappingAdd(1, ordering: .relaxed).oldValue
+        self.configuration = configuration
+        self.wakeRead = wakeRead
+        self.wakeWrite = wakeWrite
+    }
+
+    deinit {
+        Glibc.close(wakeRead)
+        Glibc.close(wakeWrite)
+    }
+
+    /// Opens the connection (and a confirm-mode publishing channel) on a new owner thread.
+    public static func connect(_ configuration: AMQPConfiguration, logger: Logger = Logger(label: "yizhan.amqp")) async throws -> AMQPConnection {
+        var fds: [Int32] = [0, 0]
+        guard pipe(&fds) == 0 else { throw AMQPError(.connect, "cannot create wake-up pipe") }
+        for fd in fds { _ = fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK) }
+        let conn = AMQPConnection(configuration: configuration, wakeRead: fds[0], wakeWrite: fds[1])
+        try await withCheckedThrowingContinuation { (ready: CheckedContinuation<Void, any Error>) in
+            let worker = ConnectionWorker(connection: conn, logger: logger)
+            let thread = Thread { worker.run(ready: ready) }
+            thread.name = "yizhan-amqp-\(conn.id)"
+            thread.start()
+        }
+        return conn
+    }
+
+    /// The error that closed the connection, if it is closed.
+    public var failure: AMQPError? { shared.withLock { $0.failure } }
+    public var isOpen: Bool { failure == nil }
+
+    func enqueue(_ c: Command) throws(AMQPError) {
+        let err: AMQPError? = shared.withLock { s in
+            if let f = s.failure { return f }
+            s.commands.append(c)
+            return nil
+        }
+        if let err { throw err }
+        wake()
+    }
+
+    func wake() {
+        var b: UInt8 = 1
+        _ = write(wakeWrite, &b, 1)
+    }
+
+    /// Publishes and waits for the broker's confirm. Many publishes may be in flight at once,
+    /// up to `confirmWindow`; each caller waits only for its own.
+    public func publish(exchange: String, routingKey: String, mandatory: Bool = true, message: AMQPMessage) async throws -> PublishOutcome {
+        if mandatory && message.messageID == nil {
+            throw AMQPError(.invalidArgument, "mandatory publishes need a message_id to match returns")
+        }
+        return try await withCheckedThrowingContinuation { c in
+            do { try enqueue(.publish(exchange: exchange, routingKey: routingKey, mandatory: mandatory, message: message, c)) } catch { c.resume(throwing: error) }
+        }
+    }
+
+    /// Starts a consumer with manual acks. The sequence fails when the connection is lost.
+    public func consume(queue: String, prefetch: UInt16 = 50) async throws -> Deliveries {
+        let (stream, continuation) = Deliveries.makeStream()
+        try await withCheckedThrowingContinuation { (c: CheckedContinuation<Void, any Error>) in
+            do { try enqueue(.consume(queue: queue, prefetch: prefetch, c, continuation)) } catch { c.resume(throwing: error) }
+        }
+        return stream
+    }
+
+    public func ack(_ d: AMQPDelivery) throws {
+        guard d.connectionID == id else { throw AMQPError(.closed, "delivery came on another connection; it will be redelivered") }
+        try enqueue(.ack(channel: d.channel, tag: d.deliveryTag))
+    }
+
+    public func reject(_ d: AMQPDelivery, requeue: Bool) throws {
+        guard d.connectionID == id else { throw AMQPError(.closed, "delivery came on another connection; it will be redelivered") }
+        try enqueue(.reject(channel: d.channel, tag: d.deliveryTag, requeue: requeue))
+    }
+
+    /// Declares (or, passive, checks) a queue on a short-lived channel; broker refusals are
+    /// `channelClosed` errors with the broker's reply code and leave the connection usable.
+    public func declareQueue(_ name: String, durable: Bool = true, passive: Bool = false) async throws -> QueueInfo {
+        try await withCheckedThrowingContinuation { c in
+            do { try enqueue(.declareQueue(name: name, durable: durable, passive: passive, c)) } catch { c.resume(throwing: error) }
+        }
+    }
+
+    public func deleteQueue(_ name: String) async throws {
+        try await withCheckedThrowingContinuation { (c: CheckedContinuation<Void, any Error>) in
+            do { try enqueue(.deleteQueue(name: name, c)) } catch { c.resume(throwing: error) }
+        }
+    }
+
+    /// Closes the connection; outstanding publishes fail, consumers finish with an error.
+    public func close() async {
+        await withCheckedContinuation { (c: CheckedContinuation<Void, Never>) in
+            do { try enqueue(.close(c)) } catch { c.resume() }
+        }
+    }
+}

@@ -1,0 +1,238 @@
+import Foundation
+import Logging
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The owner thread's state: the rabbitmq-c handle, confirm bookkeeping and consumers.
+///
+/// `@unchecked Sendable`: the worker is handed to its thread once and from then on touched
+/// only by that thread; other threads reach it solely through `AMQPConnection.shared`.
+final class ConnectionWorker: @unchecked Sendable {
+    typealias PublishToken = CheckedContinuation<PublishOutcome, any Error>
+    struct PendingPublish {
+        var exchange: String
+        var routingKey: String
+        var mandatory: Bool
+        var message: AMQPMessage
+        var continuation: PublishToken
+    }
+
+    unowned let connection: AMQPConnection
+    let logger: Logger
+    var handle: RabbitMQHandle?
+    var confirms = PublisherConfirms<PublishToken>()
+    var publishChannel: UInt16 = 1
+    var publishChannelOpen = false
+    var nextChannel: UInt16 = 2
+    var waiting: [PendingPublish] = []
+    var consumers: [UInt16: AMQPConnection.Deliveries.Continuation] = [:]
+    var closeWaiters: [CheckedContinuation<Void, Never>] = []
+
+    init(connection: AMQPConnection, logger: Logger) {
+        self.connection = connection
+        self.logger = logger
+    }
+
+    func run(ready: CheckedContinuation<Void, any Error>) {
+        do {
+            let h = try RabbitMQHandle()
+            try h.open(connection.configuration)
+            handle = h
+            try openPublishChannel()
+        } catch {
+            let e = (error as? AMQPError) ?? AMQPError(.connect, "\(error)")
+            connection.shared.withLock { $0.failure = e }
+            handle = nil
+            ready.resume(throwing: e)
+            return
+        }
+        ready.resume()
+        loop()
+    }
+
+    func openPublishChannel() throws(AMQPError) {
+        guard let h = handle else { throw AMQPError(.closed, "connection closed") }
+        try h.openChannel(publishChannel)
+        try h.confirmSelect(publishChannel)
+        publishChannelOpen = true
+    }
+
+    func allocateChannel() -> UInt16 {
+        let ch = nextChannel
+        nextChannel = nextChannel == UInt16.max ? 2 : nextChannel + 1
+        if nextChannel == publishChannel { nextChannel += 1 }
+        return ch
+    }
+
+    func loop() {
+        var closing = false
+        while !closing {
+            let commands = connection.shared.withLock { s -> [AMQPConnection.Command] in
+                let c = s.commands
+                s.commands.removeAll(keepingCapacity: true)
+                return c
+            }
+            do {
+                for c in commands {
+                    if try handle(c) { closing = true }
+                }
+                if closing { break }
+                try flushPublishes()
+                guard let h = handle else { break }
+                if commands.isEmpty && !h.hasBufferedInput { waitForInput(socket: h.socketFD) }
+                drainWake()
+                var n = 0
+                while n < 512 {
+                    let ev = try h.nextEvent(timeoutMicros: 0, connectionID: connection.id)
+                    if case .none = ev { if !h.hasBufferedInput { break } } else { try process(ev) }
+                    n += 1
+                }
+            } catch {
+                let e = (error as? AMQPError) ?? AMQPError(.protocolError, "\(error)")
+                logger.warning("amqp connection lost", metadata: ["error": "\(e)", "connection": "\(connection.configuration)"])
+                fail(e)
+                return
+            }
+        }
+        handle?.close()
+        fail(AMQPError(.closed, "connection closed by the application"))
+    }
+
+    func waitForInput(socket: Int32) {
+        var fds = [pollfd(fd: socket, events: Int16(POLLIN), revents: 0), pollfd(fd: connection.wakeRead, events: Int16(POLLIN), revents: 0)]
+        // Wake at least every 200 ms so rabbitmq-c can send heartbeats on an idle connection.
+        _ = poll(&fds, 2, 200)
+    }
+
+    func drainWake() {
+        var buf = [UInt8](repeating: 0, count: 64)
+        while read(connection.wakeRead, &buf, buf.count) > 0 {}
+    }
+
+    /// Returns true when the command asks to close.
+    func handle(_ c: AMQPConnection.Command) throws(AMQPError) -> Bool {
+        guard let h = handle else { throw AMQPError(.closed, "connection closed") }
+        switch c {
+        case .publish(let ex, let rk, let mandatory, let msg, let cont):
+            waiting.append(PendingPublish(exchange: ex, routingKey: rk, mandatory: mandatory, message: msg, continuation: cont))
+        case .consume(let queue, let prefetch, let ready, let stream):
+            let ch = allocateChannel()
+            do {
+                try h.openChannel(ch)
+                try h.qos(ch, prefetch: prefetch)
+                _ = try h.consume(ch, queue: queue)
+                consumers[ch] = stream
+                let conn = connection
+                stream.onTermination = { @Sendable _ in try? conn.enqueue(.cancelConsumer(channel: ch)) }
+                ready.resume()
+            } catch {
+                if error.kind != .channelClosed { throw error }
+                ready.resume(throwing: error)
+            }
+        case .cancelConsumer(let ch):
+            if consumers.removeValue(forKey: ch) != nil { h.closeChannel(ch) }
+        case .ack(let ch, let tag):
+            if consumers[ch] != nil { try h.ack(ch, tag: tag, multiple: false) }
+        case .reject(let ch, let tag, let requeue):
+            if consumers[ch] != nil { try h.nack(ch, tag: tag, requeue: requeue) }
+        case .declareQueue(let name, let durable, let passive, let cont):
+            let ch = allocateChannel()
+            do {
+                try h.openChannel(ch)
+                let r = try h.declareQueue(ch, name: name, durable: durable, passive: passive)
+                h.closeChannel(ch)
+                cont.resume(returning: .init(messages: Int(r.messages), consumers: Int(r.consumers)))
+            } catch {
+                if error.kind != .channelClosed { cont.resume(throwing: error); throw error }
+                cont.resume(throwing: error)
+            }
+        case .deleteQueue(let name, let cont):
+            let ch = allocateChannel()
+            do {
+                try h.openChannel(ch)
+                try h.deleteQueue(ch, name: name)
+                h.closeChannel(ch)
+                cont.resume()
+            } catch {
+                if error.kind != .channelClosed { cont.resume(throwing: error); throw error }
+                cont.resume(throwing: error)
+            }
+        case .close(let cont):
+            closeWaiters.append(cont)
+            return true
+        }
+        return false
+    }
+
+    func flushPublishes() throws(AMQPError) {
+        guard !waiting.isEmpty, let h = handle else { return }
+        if !publishChannelOpen {
+            publishChannel = allocateChannel()
+            try openPublishChannel()
+        }
+        let window = max(1, connection.configuration.confirmWindow)
+        var sent = 0
+        while confirms.outstanding < window, sent < waiting.count {
+            let p = waiting[sent]
+            try h.publish(publishChannel, exchange: p.exchange, routingKey: p.routingKey, mandatory: p.mandatory, message: p.message)
+            _ = confirms.published(messageID: p.message.messageID, routingKey: p.routingKey, token: p.continuation)
+            sent += 1
+        }
+        waiting.removeFirst(sent)
+    }
+
+    func process(_ ev: RabbitMQHandle.Event) throws(AMQPError) {
+        switch ev {
+        case .none: break
+        case .ack(let ch, let tag, let multiple):
+            guard ch == publishChannel else { return }
+            for (c, outcome) in confirms.ack(deliveryTag: tag, multiple: multiple) { c.resume(returning: outcome) }
+        case .nack(let ch, let tag, let multiple):
+            guard ch == publishChannel else { return }
+            for (c, outcome) in confirms.nack(deliveryTag: tag, multiple: multiple) { c.resume(returning: outcome) }
+        case .returned(let ch, let code, let text, let rk, let mid):
+            guard ch == publishChannel else { return }
+            confirms.returnReceived(messageID: mid, routingKey: rk, replyCode: code, replyText: text)
+        case .delivery(let d):
+            if let c = consumers[d.channel] { c.yield(d) }
+        case .consumerCancelled(let ch):
+            consumers.removeValue(forKey: ch)?.finish(throwing: AMQPError(.channelClosed, "the broker cancelled the consumer (queue deleted?)"))
+        case .channelClosed(let ch, let e):
+            if ch == publishChannel {
+                publishChannelOpen = false
+                logger.warning("publishing channel closed by the broker", metadata: ["error": "\(e)"])
+                for c in confirms.failAll() { c.resume(throwing: e) }
+            } else if let c = consumers.removeValue(forKey: ch) {
+                c.finish(throwing: e)
+            }
+        }
+    }
+
+    func fail(_ e: AMQPError) {
+        let queued = connection.shared.withLock { s -> [AMQPConnection.Command] in
+            if s.failure == nil { s.failure = e }
+            let c = s.commands
+            s.commands.removeAll()
+            return c
+        }
+        for c in confirms.failAll() { c.resume(throwing: e) }
+        for p in waiting { p.continuation.resume(throwing: e) }
+        waiting.removeAll()
+        for (_, c) in consumers { c.finish(throwing: e) }
+        consumers.removeAll()
+        for c in queued {
+            switch c {
+            case .publish(_, _, _, _, let k): k.resume(throwing: e)
+            case .consume(_, _, let k, let s): k.resume(throwing: e); s.finish(throwing: e)
+            case .declareQueue(_, _, _, let k): k.resume(throwing: e)
+            case .deleteQueue(_, let k): k.resume(throwing: e)
+            case .close(let k): k.resume()
+            case .ack, .reject, .cancelConsumer: break
+            }
+        }
+        for w in closeWaiters { w.resume() }
+        closeWaiters.removeAll()
+        handle = nil
+    }
+}

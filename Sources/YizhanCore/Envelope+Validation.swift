@@ -1,0 +1,113 @@
+/// Structural checks mirroring Schemas/envelope.schema.json, run on the raw JSON before any
+/// field is trusted. The schema file is the contract; the tests check both agree on what we emit.
+extension Envelope {
+    static let topMembers: Set<String> = ["spec", "id", "kind", "sender", "senderName", "recipients", "created", "inReplyTo", "document", "receipt", "parts", "signature"]
+
+    public static func validate(_ json: JSONValue) throws(YizhanError) {
+        guard let o = json.objectValue else { throw violation("", "envelope must be an object") }
+        for k in o.keys where !topMembers.contains(k) { throw violation("/\(k)", "unknown member") }
+        for k in ["spec", "id", "kind", "sender", "recipients", "created", "parts", "signature"] where o[k] == nil {
+            throw violation("/\(k)", "required member missing")
+        }
+        guard o["spec"] == .number(1) else { throw violation("/spec", "must be 1") }
+        guard let id = o["id"]?.stringValue, UUIDv7.isValid(id) else { throw violation("/id", "must be a lower-case UUIDv7") }
+        guard let kind = o["kind"]?.stringValue, let k = Kind(rawValue: kind) else { throw violation("/kind", "unknown kind") }
+        guard let sender = o["sender"]?.stringValue, (try? UnitCode(sender)) != nil else { throw violation("/sender", "must be a valid unit code") }
+        if let n = o["senderName"] { try nonEmptyString(n, "/senderName", max: 200) }
+        guard let recips = o["recipients"]?.arrayValue, !recips.isEmpty, recips.count <= 500 else {
+            throw violation("/recipients", "must be a non-empty array")
+        }
+        var seen = Set<String>()
+        for (i, r) in recips.enumerated() {
+            guard let ro = r.objectValue, Set(ro.keys) == ["unit", "role"] else { throw violation("/recipients/\(i)", "must have exactly unit and role") }
+            guard let u = ro["unit"]?.stringValue, (try? UnitCode(u)) != nil else { throw violation("/recipients/\(i)/unit", "must be a valid unit code") }
+            guard let role = ro["role"]?.stringValue, role == "main" || role == "cc" else { throw violation("/recipients/\(i)/role", "must be main or cc") }
+            guard seen.insert(u).inserted else { throw violation("/recipients/\(i)/unit", "duplicate recipient") }
+        }
+        guard let created = o["created"]?.stringValue, created.hasSuffix("Z"), Timestamp.parse(created) != nil else {
+            throw violation("/created", "must be an RFC 3339 UTC timestamp")
+        }
+        if let r = o["inReplyTo"] { guard let s = r.stringValue, UUIDv7.isValid(s) else { throw violation("/inReplyTo", "must be a UUIDv7") } }
+        if k == .receipt {
+            guard o["receipt"] != nil, o["inReplyTo"] != nil else { throw violation("/receipt", "a receipt needs receipt and inReplyTo") }
+            guard o["document"] == nil else { throw violation("/document", "a receipt carries no document") }
+        } else {
+            guard o["receipt"] == nil else { throw violation("/receipt", "only a receipt carries receipt") }
+            guard o["document"] != nil else { throw violation("/document", "required for kind \(kind)") }
+        }
+        if let d = o["document"] { try validateDocument(d) }
+        if let r = o["receipt"] { try validateReceipt(r) }
+        guard let parts = o["parts"]?.arrayValue, parts.count <= 1000 else { throw violation("/parts", "must be an array") }
+        for (i, p) in parts.enumerated() {
+            guard let po = p.objectValue, Set(po.keys) == ["name", "mediaType", "size", "sha256"] else {
+                throw violation("/parts/\(i)", "must have exactly name, mediaType, size, sha256")
+            }
+            try nonEmptyString(po["name"]!, "/parts/\(i)/name", max: 255) // keys checked above
+            try nonEmptyString(po["mediaType"]!, "/parts/\(i)/mediaType", max: 255)
+            guard let size = po["size"]?.numberValue, size >= 0, size == size.rounded(), size <= 9_007_199_254_740_991 else {
+                throw violation("/parts/\(i)/size", "must be a non-negative integer")
+            }
+            guard let h = po["sha256"]?.stringValue, isHex(h, count: 64) else { throw violation("/parts/\(i)/sha256", "must be 64 lower-case hex digits") }
+        }
+        guard let sig = o["signature"]?.objectValue, Set(sig.keys) == ["protected", "signature"],
+              let p = sig["protected"]?.stringValue, Base64URL.decode(p) != nil,
+              let s = sig["signature"]?.stringValue, Base64URL.decode(s) != nil else {
+            throw violation("/signature", "must be {protected, signature} in base64url")
+        }
+    }
+
+    static func validateDocument(_ d: JSONValue) throws(YizhanError) {
+        guard let o = d.objectValue else { throw violation("/document", "must be an object") }
+        for key in o.keys where !["title", "number", "type", "urgency"].contains(key) {
+            throw violation("/document/\(key)", "unknown member")
+        }
+        guard let t = o["title"] else { throw violation("/document/title", "required") }
+        try nonEmptyString(t, "/document/title", max: 500)
+        if let n = o["number"] { try nonEmptyString(n, "/document/number", max: 100) }
+        if let t = o["type"] { guard let s = t.stringValue, DocumentInfo.documentTypes.contains(s) else { throw violation("/document/type", "not one of the 15 document types") } }
+        if let u = o["urgency"] { guard let s = u.stringValue, DocumentInfo.urgencies.contains(s) else { throw violation("/document/urgency", "must be 特急 or 加急") } }
+    }
+
+    static func validateReceipt(_ r: JSONValue) throws(YizhanError) {
+        guard let o = r.objectValue else { throw violation("/receipt", "must be an object") }
+        for key in o.keys where !["status", "document", "payloadSha256", "reason", "detail", "onBehalfOf"].contains(key) {
+            throw violation("/receipt/\(key)", "unknown member")
+        }
+        guard let s = o["status"]?.stringValue, ReceiptInfo.Status(rawValue: s) != nil else { throw violation("/receipt/status", "must be delivered or rejected") }
+        guard let doc = o["document"]?.stringValue, UUIDv7.isValid(doc) else { throw violation("/receipt/document", "must be a UUIDv7") }
+        guard let h = o["payloadSha256"]?.stringValue, h.isEmpty || isHex(h, count: 64) else { throw violation("/receipt/payloadSha256", "must be hex SHA-256 or empty") }
+        if let x = o["reason"] { try nonEmptyString(x, "/receipt/reason", max: 100) }
+        if let x = o["detail"] { try nonEmptyString(x, "/receipt/detail", max: 1000) }
+        if let x = o["onBehalfOf"] { guard let s = x.stringValue, (try? UnitCode(s)) != nil else { throw violation("/receipt/onBehalfOf", "must be a unit code") } }
+    }
+
+    static func nonEmptyString(_ v: JSONValue, _ path: String, max: Int) throws(YizhanError) {
+        guard let s = v.stringValue, !s.isEmpty, s.count <= max else { throw violation(path, "must be a string of 1 to \(max) characters") }
+    }
+
+    static func isHex(_ s: String, count: Int) -> Bool {
+        s.utf8.count == count && s.utf8.allSatisfy { (0x30...0x39).contains($0) || (0x61...0x66).contains($0) }
+    }
+
+    static func violation(_ path: String, _ why: String) -> YizhanError {
+        YizhanError(.schemaViolation, "envelope\(path.isEmpty ? "" : " at \(path)"): \(why)")
+    }
+
+    /// Parses and validates raw envelope bytes, returning the decoded envelope and its JSON.
+    public static func parse(_ bytes: [UInt8]) throws(YizhanError) -> (Envelope, JSONValue) {
+        let json = try JSONValue.parse(bytes)
+        try validate(json)
+        do {
+            return (try json.decode(Envelope.self), json)
+        } catch {
+            throw YizhanError(.schemaViolation, "envelope does not decode: \(error)")
+        }
+    }
+
+    /// RFC 8785 form of the envelope without its `signature` member: the JWS payload.
+    public static func signingPayload(of json: JSONValue) -> [UInt8] {
+        guard case .object(var o) = json else { return json.canonicalBytes() }
+        o.removeValue(forKey: "signature")
+        return JSONValue.object(o).canonicalBytes()
+    }
+}

@@ -1,0 +1,104 @@
+/// RFC 8785 (JSON Canonicalization Scheme): sorted members by UTF-16 code units, ECMAScript
+/// number formatting, minimal string escaping, no whitespace.
+extension JSONValue {
+    public func canonicalBytes() -> [UInt8] {
+        var out: [UInt8] = []
+        out.reserveCapacity(256)
+        writeCanonical(into: &out)
+        return out
+    }
+
+    public func canonicalString() -> String { String(decoding: canonicalBytes(), as: UTF8.self) }
+
+    func writeCanonical(into out: inout [UInt8]) {
+        switch self {
+        case .null: out.append(contentsOf: Array("null".utf8))
+        case .bool(let b): out.append(contentsOf: Array((b ? "true" : "false").utf8))
+        case .number(let d): out.append(contentsOf: Array(Self.ecmaScriptString(d).utf8))
+        case .string(let s): Self.writeString(s, into: &out)
+        case .array(let a):
+            out.append(UInt8(ascii: "["))
+            for (n, v) in a.enumerated() {
+                if n > 0 { out.append(UInt8(ascii: ",")) }
+                v.writeCanonical(into: &out)
+            }
+            out.append(UInt8(ascii: "]"))
+        case .object(let o):
+            out.append(UInt8(ascii: "{"))
+            let keys = o.keys.sorted { $0.utf16.lexicographicallyPrecedes($1.utf16) }
+            for (n, k) in keys.enumerated() {
+                if n > 0 { out.append(UInt8(ascii: ",")) }
+                Self.writeString(k, into: &out)
+                out.append(UInt8(ascii: ":"))
+                o[k]!.writeCanonical(into: &out) // key comes from o.keys
+            }
+            out.append(UInt8(ascii: "}"))
+        }
+    }
+
+    static func writeString(_ s: String, into out: inout [UInt8]) {
+        let hex = Array("0123456789abcdef".utf8)
+        out.append(0x22)
+        for b in s.utf8 {
+            switch b {
+            case 0x22: out.append(contentsOf: [0x5C, 0x22])
+            case 0x5C: out.append(contentsOf: [0x5C, 0x5C])
+            case 0x08: out.append(contentsOf: [0x5C, UInt8(ascii: "b")])
+            case 0x09: out.append(contentsOf: [0x5C, UInt8(ascii: "t")])
+            case 0x0A: out.append(contentsOf: [0x5C, UInt8(ascii: "n")])
+            case 0x0C: out.append(contentsOf: [0x5C, UInt8(ascii: "f")])
+            case 0x0D: out.append(contentsOf: [0x5C, UInt8(ascii: "r")])
+            case 0..<0x20:
+                out.append(contentsOf: Array("\\u00".utf8))
+                out.append(hex[Int(b >> 4)])
+                out.append(hex[Int(b & 0xF)])
+            default: out.append(b)
+            }
+        }
+        out.append(0x22)
+    }
+
+    /// ECMAScript Number::toString for finite doubles, built on Swift's shortest round-trip digits.
+    public static func ecmaScriptString(_ d: Double) -> String {
+        if d == 0 { return "0" }
+        if d < 0 { return "-" + ecmaScriptString(-d) }
+        // Swift prints the shortest digits that round-trip; split them into digits and exponent.
+        let text = "\(d)"
+        var mantissa = text
+        var exp = 0
+        if let e = text.firstIndex(where: { $0 == "e" || $0 == "E" }) {
+            mantissa = String(text[..<e])
+            exp = Int(text[text.index(after: e)...]) ?? 0
+        }
+        var intPart = mantissa
+        var fracPart = ""
+        if let dot = mantissa.firstIndex(of: ".") {
+            intPart = String(mantissa[..<dot])
+            fracPart = String(mantissa[mantissa.index(after: dot)...])
+        }
+        var digits = intPart + fracPart
+        // value = 0.digits × 10^n
+        var n = intPart.count + exp
+        while digits.hasPrefix("0") && digits.count > 1 {
+            digits.removeFirst()
+            n -= 1
+        }
+        while digits.hasSuffix("0") && digits.count > 1 { digits.removeLast() }
+        let k = digits.count
+        if k <= n && n <= 21 {
+            return digits + String(repeating: "0", count: n - k)
+        }
+        if 0 < n && n <= 21 {
+            let idx = digits.index(digits.startIndex, offsetBy: n)
+            return String(digits[..<idx]) + "." + String(digits[idx...])
+        }
+        if -6 < n && n <= 0 {
+            return "0." + String(repeating: "0", count: -n) + digits
+        }
+        let e = n - 1
+        let sign = e < 0 ? "-" : "+"
+        let first = String(digits.first!) // digits is never empty here
+        let rest = String(digits.dropFirst())
+        return first + (rest.isEmpty ? "" : "." + rest) + "e" + sign + String(abs(e))
+    }
+}

@@ -1,0 +1,60 @@
+import COpenSSL
+import Foundation
+
+/// A verification key, carried as SubjectPublicKeyInfo DER.
+///
+/// `@unchecked Sendable`: immutable after creation; verification uses a fresh EVP_MD_CTX per call.
+public final class PublicKey: @unchecked Sendable {
+    public enum KeyType: String, Sendable { case ed25519 = "Ed25519", ecP256 = "EC-P256", sm2 = "SM2", other }
+
+    let pkey: OpaquePointer
+    public let spkiDER: [UInt8]
+
+    public init(spkiDER der: [UInt8]) throws(CryptoError) {
+        var key: OpaquePointer? = nil
+        der.withUnsafeBufferPointer { buf in
+            var p: UnsafePointer<UInt8>? = buf.baseAddress
+            key = d2i_PUBKEY(nil, &p, buf.count)
+        }
+        self.pkey = try OpenSSL.nonNil(key, .decoding, "d2i_PUBKEY")
+        self.spkiDER = der
+    }
+
+    init(retaining pkey: OpaquePointer) throws(CryptoError) {
+        EVP_PKEY_up_ref(pkey)
+        self.pkey = pkey
+        self.spkiDER = try Self.spkiDER(of: pkey)
+    }
+
+    deinit { EVP_PKEY_free(pkey) }
+
+    static func spkiDER(of pkey: OpaquePointer) throws(CryptoError) -> [UInt8] {
+        let n = i2d_PUBKEY(pkey, nil)
+        guard n > 0 else { throw CryptoError(.encoding, "i2d_PUBKEY failed: \(OpenSSL.drainErrors())") }
+        var out = [UInt8](repeating: 0, count: Int(n))
+        out.withUnsafeMutableBufferPointer { buf in
+            var p: UnsafeMutablePointer<UInt8>? = buf.baseAddress
+            _ = i2d_PUBKEY(pkey, &p)
+        }
+        return out
+    }
+
+    public var keyType: KeyType {
+        switch EVP_PKEY_get_base_id(pkey) {
+        case EVP_PKEY_ED25519: return .ed25519
+        case EVP_PKEY_SM2: return .sm2
+        case EVP_PKEY_EC: return .ecP256
+        default: return .other
+        }
+    }
+
+    /// True only for a valid signature; any OpenSSL failure counts as invalid.
+    public func verify(signature: [UInt8], message: [UInt8]) -> Bool {
+        guard let md = EVP_MD_CTX_new() else { return false }
+        defer { EVP_MD_CTX_free(md) }
+        guard EVP_DigestVerifyInit(md, nil, nil, nil, pkey) == 1 else { _ = OpenSSL.drainErrors(); return false }
+        let ok = EVP_DigestVerify(md, signature, signature.count, message, message.count) == 1
+        if !ok { _ = OpenSSL.drainErrors() }
+        return ok
+    }
+}
