@@ -1,0 +1,53 @@
+import Foundation
+import YizhanAMQP
+import YizhanCore
+import YizhanCrypto
+import YizhanStore
+
+extension Gateway {
+    func receiveLoop(_ conn: AMQPConnection, _ deliveries: AMQPConnection.Deliveries) async throws {
+        for try await d in deliveries {
+            try await handle(d)
+            // Stored (or quarantined) first, then acked: a crash in between means a redelivery,
+            // which the inbox's primary key turns into a duplicate, never a second document.
+            try conn.ack(d)
+            doorbell.ring()
+        }
+        throw AMQPError(.connectionClosed, "consumer ended")
+    }
+
+    func handle(_ d: AMQPDelivery) async throws {
+        let dir = directory
+        let result = await verifier.verify(d) { refresh in
+            refresh ? await dir.refresh(minimumInterval: 2) : await dir.current
+        }
+        switch result {
+        case .success(let a):
+            let e = a.signed.envelope
+            if e.kind == .receipt, let r = e.receipt {
+                try store.applyReceipt(id: e.id, from: e.sender.rawValue, receipt: r, envelope: a.signed.bytes)
+                logger.info("receipt verified", metadata: ["document": "\(r.document)", "from": "\(e.sender)", "status": "\(r.status.rawValue)"])
+                return
+            }
+            let payload = a.signed.payloadSha256
+            let receipt = try makeReceipt(to: e.sender, receipt: ReceiptInfo(status: .delivered, document: e.id, payloadSha256: payload,
+                                                                              onBehalfOf: try a.onBehalfOf.map { try UnitCode($0) }))
+            let r = try store.receive(.init(envelope: e, bytes: a.signed.bytes, payloadSha256: payload, onBehalfOf: a.onBehalfOf, parts: a.parts), receipt: receipt)
+            if case .duplicate = r {
+                logger.info("duplicate delivery; receipt sent again", metadata: ["document": "\(e.id)"])
+            } else {
+                logger.info("document received", metadata: ["document": "\(e.id)", "from": "\(e.sender)"])
+            }
+        case .failure(let r):
+            var receipt: GatewayStore.SignedReceipt? = nil
+            if let s = r.identified, s.envelope.kind != .receipt {
+                receipt = try makeReceipt(to: s.envelope.sender, receipt: ReceiptInfo(
+                    status: .rejected, document: s.envelope.id, payloadSha256: s.payloadSha256, reason: r.code.rawValue, detail: String(r.detail.prefix(1000))))
+            }
+            let id = try store.quarantine(.init(reason: r.code.rawValue, detail: r.detail, messageID: d.messageID, userID: d.userID, routingKey: d.routingKey,
+                                                contentType: d.contentType, claimedSender: r.claimedSender, body: d.body), receipt: receipt)
+            logger.warning("message quarantined", metadata: ["quarantine": "\(id)", "reason": "\(r.code.rawValue)", "detail": "\(r.detail)",
+                                                             "rejectedReceipt": "\(receipt != nil)"])
+        }
+    }
+}

@@ -1,0 +1,78 @@
+import Foundation
+import YizhanAMQP
+import YizhanCore
+import YizhanCrypto
+import YizhanStore
+
+extension Gateway {
+    /// Signs stored drafts (once: the signed bytes are stored, so a restart republishes the same
+    /// envelope), then publishes every due copy with confirms, many in flight at once.
+    func sendLoop(_ conn: AMQPConnection) async throws {
+        while !Task.isCancelled {
+            try signPending()
+            let due = try store.due(limit: 256)
+            if due.isEmpty {
+                await doorbell.wait(timeout: .milliseconds(250))
+                continue
+            }
+            let results = await withTaskGroup(of: (GatewayStore.Due, GatewayStore.PublishResult?).self) { g in
+                for d in due {
+                    g.addTask { (d, await self.publish(d, on: conn)) }
+                }
+                var out: [(GatewayStore.Due, GatewayStore.PublishResult?)] = []
+                for await r in g { out.append(r) }
+                return out
+            }
+            for (d, r) in results {
+                guard let r else { continue }
+                try store.recordPublish(documentID: d.documentID, recipient: d.recipient, result: r)
+            }
+            if let f = conn.failure { throw f }
+        }
+    }
+
+    /// nil: the connection dropped before the broker answered; the copy stays due as it was.
+    func publish(_ d: GatewayStore.Due, on conn: AMQPConnection) async -> GatewayStore.PublishResult? {
+        let backoff = min(300.0, pow(2.0, Double(min(d.attempts, 10))))
+        do {
+            let body = d.hasParts ? MessageFrame.encode(envelope: d.envelope, parts: try store.partsData(documentID: d.documentID)) : d.envelope
+            let message = AMQPMessage(body: body, contentType: d.hasParts ? MessageFrame.framedContentType : MessageFrame.envelopeContentType,
+                                      messageID: d.documentID, userID: config.brokerUser, type: "yizhan.envelope.v1",
+                                      timestamp: UInt64(Date().timeIntervalSince1970))
+            switch try await conn.publish(exchange: "yizhan.documents", routingKey: d.recipient, mandatory: true, message: message) {
+            case .confirmed: return .confirmed
+            case .returned(let code, let text):
+                logger.warning("copy returned by the broker", metadata: ["document": "\(d.documentID)", "recipient": "\(d.recipient)", "reply": "\(code) \(text)"])
+                return .retry(error: "no such recipient: the broker has no queue for \(d.recipient) (\(code) \(text))", after: backoff)
+            case .nacked:
+                return .retry(error: "broker nacked the copy", after: backoff)
+            }
+        } catch let e as AMQPError where e.isConnectionLoss {
+            return nil
+        } catch {
+            return .retry(error: "\(error)", after: backoff)
+        }
+    }
+
+    func signPending() throws {
+        for u in try store.unsigned() {
+            var e = Envelope(id: u.id, kind: u.kind, sender: try UnitCode(config.unit), senderName: config.name, recipients: u.recipients,
+                             created: Timestamp.format(u.createdAt), inReplyTo: u.inReplyTo, document: u.document, parts: u.parts)
+            e.signature = nil
+            let signed = try SignedEnvelope.sign(e, key: key, certificate: certificate)
+            try store.markSigned(id: u.id, envelope: signed.bytes, payloadSha256: signed.payloadSha256)
+        }
+    }
+
+    func makeReceipt(to unit: UnitCode, receipt: ReceiptInfo) throws -> GatewayStore.SignedReceipt {
+        let e = Envelope(kind: .receipt, sender: try UnitCode(config.unit), senderName: config.name, recipients: [.init(unit: unit, role: .main)],
+                         created: Timestamp.format(Date()), inReplyTo: receipt.document, receipt: receipt)
+        let s = try SignedEnvelope.sign(e, key: key, certificate: certificate)
+        return GatewayStore.SignedReceipt(id: e.id, to: unit.rawValue, receipt: receipt, envelope: s.bytes, payloadSha256: s.payloadSha256)
+    }
+
+    /// Stores a new outgoing document for the running gateway to sign and send (what `doc send` does).
+    public static func enqueue(store: GatewayStore, draft: GatewayStore.Draft) throws {
+        try store.enqueue(draft)
+    }
+}

@@ -1,0 +1,81 @@
+import Foundation
+import Logging
+import ServiceLifecycle
+import YizhanAMQP
+import YizhanCore
+import YizhanCrypto
+import YizhanStore
+
+/// A unit's gateway: signs and publishes what `doc send` stored, receives and verifies what is
+/// addressed to the unit, and keeps every recipient's state. A `Service` for a `ServiceGroup`.
+public final class Gateway: Service, Sendable {
+    public let home: GatewayHome
+    public let config: GatewayHome.Config
+    public let store: GatewayStore
+    public let directory: DirectoryCache
+    let key: PrivateKey
+    let certificate: Certificate
+    let verifier: InboundVerifier
+    let amqp: AMQPConfiguration
+    let logger: Logger
+    let doorbell = Doorbell()
+    let reconnectPolicy: ReconnectPolicy
+
+    public init(home: GatewayHome, logger: Logger = Logger(label: "yizhan.gateway"), reconnectPolicy: ReconnectPolicy = ReconnectPolicy()) throws {
+        self.home = home
+        config = try home.loadConfig()
+        var l = logger
+        l[metadataKey: "unit"] = "\(config.unit)"
+        self.logger = l
+        let anchor = try Certificate(pem: try home.read(home.anchorFile))
+        certificate = try Certificate(pem: try home.read(home.certificateFile))
+        key = try PrivateKey.fromEncryptedPEM(try home.read(home.keyFile), passphrase: try home.passphrase(create: false))
+        store = try GatewayStore(path: home.database)
+        directory = try DirectoryCache(store: store, anchor: anchor, client: RegistryClient(base: config.registry),
+                                       staleAfter: TimeInterval(config.staleAfter), logger: l)
+        verifier = InboundVerifier(me: config.unit, anchor: CertificateVerifier(anchor: anchor))
+        let password = try home.read(home.brokerSecretFile).trimmingCharacters(in: .whitespacesAndNewlines)
+        amqp = AMQPConfiguration(host: config.brokerHost, port: config.brokerPort, vhost: config.vhost, user: config.brokerUser,
+                                 password: password, heartbeatSeconds: 20)
+        self.reconnectPolicy = reconnectPolicy
+    }
+
+    public var unit: String { config.unit }
+
+    public func run() async throws {
+        logger.info("gateway starting", metadata: ["broker": "\(amqp)", "registry": "\(config.registry)"])
+        await directory.refresh()
+        try await cancelWhenGracefulShutdown {
+            try await withThrowingTaskGroup(of: Void.self) { g in
+                g.addTask { try await self.directoryLoop() }
+                g.addTask {
+                    try await withReconnection(self.amqp, policy: self.reconnectPolicy, logger: self.logger) { conn in
+                        try await self.session(conn)
+                    }
+                }
+                try await g.next()
+                g.cancelAll()
+            }
+        }
+        logger.info("gateway stopped")
+    }
+
+    func directoryLoop() async throws {
+        while !Task.isCancelled {
+            try await Task.sleep(for: .seconds(config.directoryRefresh))
+            await directory.refresh()
+        }
+    }
+
+    /// One broker connection's worth of work; throws when the connection is lost.
+    func session(_ conn: AMQPConnection) async throws {
+        let deliveries = try await conn.consume(queue: "yizhan.unit.\(config.unit)", prefetch: 64)
+        logger.info("connected", metadata: ["queue": "yizhan.unit.\(config.unit)"])
+        try await withThrowingTaskGroup(of: Void.self) { g in
+            g.addTask { try await self.receiveLoop(conn, deliveries) }
+            g.addTask { try await self.sendLoop(conn) }
+            try await g.next()
+            g.cancelAll()
+        }
+    }
+}

@@ -1,0 +1,136 @@
+import Foundation
+import Logging
+import YizhanCore
+import YizhanCrypto
+import YizhanStore
+
+/// The registry's operations: onboarding, enrolment, the signed directory, administrator checks.
+public struct Registry: Sendable {
+    public let home: RegistryHome
+    public let config: RegistryHome.Config
+    public let store: RegistryStore
+    public let ca: CertificateAuthority
+    public let topology: BrokerTopology?
+    public let logger: Logger
+
+    /// Creates the store, the CA (key encrypted at rest) and the first administrator token.
+    /// Returns the administrator token, shown once.
+    public static func initialize(home: RegistryHome, config: RegistryHome.Config, brokerAdminURL: String?) async throws -> String {
+        let fm = FileManager.default
+        if fm.fileExists(atPath: home.database) { throw YizhanError(.conflict, "a registry already exists in \(home.path)") }
+        try fm.createDirectory(atPath: home.path, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+        let passphrase = try SecretFile.passphrase(file: home.passphraseFile, create: true)
+        let ca = try CertificateAuthority.create(name: config.name)
+        try SecretFile.write(try ca.key.encryptedPEM(passphrase: passphrase), to: home.caKeyFile, secret: true)
+        try SecretFile.write(ca.certificate.pem, to: home.caCertificateFile, secret: false)
+        try SecretFile.write(String(decoding: try JSONValue.from(config).canonicalBytes(), as: UTF8.self) + "\n", to: home.configFile, secret: false)
+        if let brokerAdminURL {
+            _ = try BrokerAdmin(url: brokerAdminURL)
+            try SecretFile.write(brokerAdminURL + "\n", to: home.brokerAdminFile, secret: true)
+        }
+        let store = try RegistryStore(path: home.database)
+        let id = try SecureRandom.token(bytes: 6)
+        let secret = try SecureRandom.token(bytes: 24)
+        try store.addAdminToken(id: id, label: "initial administrator", secretHash: try PasswordHash.make(secret))
+        let token = "\(id).\(secret)"
+        try SecretFile.write(token + "\n", to: home.adminTokenFile, secret: true)
+        let registry = try open(home: home, logger: Logger(label: "yizhan.registry"))
+        if let t = registry.topology { try await t.ensureBase(adminUser: Self.adminUser(brokerAdminURL)) }
+        _ = try registry.publishDirectory()
+        return token
+    }
+
+    static func adminUser(_ url: String?) -> String? {
+        url.flatMap { URLComponents(string: $0)?.user }
+    }
+
+    public static func open(home: RegistryHome, logger: Logger) throws -> Registry {
+        guard FileManager.default.fileExists(atPath: home.configFile) else {
+            throw YizhanError(.configuration, "no registry in \(home.path) (run yizhan registry init)")
+        }
+        let config = try JSONValue.parse(Array(try SecretFile.read(home.configFile).utf8)).decode(RegistryHome.Config.self)
+        let passphrase = try SecretFile.passphrase(file: home.passphraseFile, create: false)
+        let key = try PrivateKey.fromEncryptedPEM(try SecretFile.read(home.caKeyFile), passphrase: passphrase)
+        let cert = try Certificate(pem: try SecretFile.read(home.caCertificateFile))
+        var topology: BrokerTopology? = nil
+        if FileManager.default.fileExists(atPath: home.brokerAdminFile) {
+            let url = try SecretFile.read(home.brokerAdminFile).trimmingCharacters(in: .whitespacesAndNewlines)
+            topology = BrokerTopology(vhost: config.vhost, admin: try BrokerAdmin(url: url))
+        }
+        return Registry(home: home, config: config, store: try RegistryStore(path: home.database),
+                        ca: CertificateAuthority(key: key, certificate: cert), topology: topology, logger: logger)
+    }
+
+    /// Checks `Bearer <id>.<secret>` against the scrypt hash; returns the actor for the audit log.
+    public func authorize(bearer: String?) throws -> String {
+        guard let bearer, let dot = bearer.firstIndex(of: ".") else { throw YizhanError(.unauthorized, "an administrator token is required") }
+        let id = String(bearer[..<dot]), secret = String(bearer[bearer.index(after: dot)...])
+        guard let t = try store.adminToken(id: id), PasswordHash.verify(secret, against: t.secretHash) else {
+            throw YizhanError(.unauthorized, "administrator token not accepted")
+        }
+        return "admin:\(id)"
+    }
+
+    public func addUnit(_ req: RegistryAPI.AddUnit, actor: String) async throws -> RegistryAPI.AddedUnit {
+        let code = try UnitCode(req.code)
+        let name = req.name.trimmingCharacters(in: .whitespacesAndNewlines)
+        guard !name.isEmpty, name.count <= 200 else { throw YizhanError(.invalidArgument, "a unit name needs 1 to 200 characters") }
+        guard let topology else { throw YizhanError(.configuration, "the registry has no broker-admin credentials; it cannot provision units") }
+        if try store.unit(code: code.rawValue) != nil { throw YizhanError(.conflict, "unit \(code) is already registered") }
+        // Provision first: it is idempotent, so a failure leaves nothing in the store and can be retried.
+        try await topology.provision(unit: code.rawValue)
+        let token = try SecureRandom.token(bytes: 24)
+        let expires = Date().addingTimeInterval(Double(config.enrolmentTokenHours) * 3600)
+        try store.addUnit(code: code, name: name, brokerUser: BrokerTopology.brokerUser(code.rawValue),
+                          tokenSha256: Digest.sha256Hex(Array(token.utf8)), tokenExpires: expires, actor: actor)
+        _ = try publishDirectory()
+        logger.info("unit added", metadata: ["unit": "\(code)", "by": "\(actor)"])
+        return RegistryAPI.AddedUnit(code: code.rawValue, name: name, brokerUser: BrokerTopology.brokerUser(code.rawValue),
+                                     enrolmentToken: token, expires: Timestamp.format(expires))
+    }
+
+    /// Exchanges a one-time token and a public key for a certificate and broker credentials.
+    public func enrol(_ req: RegistryAPI.Enrol) async throws -> RegistryAPI.Enrolled {
+        let tokenHash = Digest.sha256Hex(Array(req.token.utf8))
+        guard let code = try store.enrolmentUnit(tokenSha256: tokenHash), let unit = try store.unit(code: code), unit.status == "active" else {
+            throw YizhanError(.unauthorized, "enrolment token is unknown, used or expired")
+        }
+        guard let der = Data(base64Encoded: req.publicKey) else { throw YizhanError(.invalidArgument, "publicKey must be base64 DER") }
+        let key = try PublicKey(spkiDER: Array(der))
+        let cert = try ca.issue(unitCode: code, unitName: unit.name, publicKey: key)
+        guard let topology else { throw YizhanError(.configuration, "the registry has no broker-admin credentials") }
+        let password = try SecureRandom.token(bytes: 24)
+        try store.completeEnrolment(tokenSha256: tokenHash, certificate: .init(
+            serial: cert.serialHex, code: code, fingerprint: cert.fingerprint, der: cert.der,
+            notBefore: cert.notBefore ?? Date(), notAfter: cert.notAfter ?? Date()))
+        try await topology.issuePassword(unit: code, password: password)
+        _ = try publishDirectory()
+        logger.info("unit enrolled", metadata: ["unit": "\(code)", "certificate": "\(cert.serialHex)"])
+        return RegistryAPI.Enrolled(code: code, name: unit.name, certificate: cert.pem, caCertificate: ca.certificate.pem,
+                                    broker: .init(host: config.amqpHost, port: config.amqpPort, vhost: config.vhost,
+                                                  user: unit.brokerUser, password: password))
+    }
+
+    /// Builds, signs and stores the next directory version from the current state.
+    @discardableResult
+    public func publishDirectory() throws -> Int {
+        try store.publishDirectory { version, units, certs in
+            let entries = try units.map { u in
+                Directory.Entry(code: try UnitCode(u.code), name: u.name, formerNames: u.formerNames,
+                                status: Directory.Entry.Status(rawValue: u.status) ?? .deregistered,
+                                successor: try u.successor.map { try UnitCode($0) }, brokerUser: u.brokerUser,
+                                certificates: certs.filter { $0.code == u.code && $0.revokedAt == nil }.map(\.fingerprint))
+            }
+            let d = Directory(version: version, issued: Timestamp.format(Date()), units: entries,
+                              revoked: certs.filter { $0.revokedAt != nil }.map(\.serial))
+            return try SignedDirectory.sign(d, ca: ca)
+        }
+    }
+
+    public func directoryBytes() throws -> [UInt8] {
+        if let d = try store.latestDirectory() { return d.signed }
+        _ = try publishDirectory()
+        guard let d = try store.latestDirectory() else { throw YizhanError(.notFound, "no directory") }
+        return d.signed
+    }
+}

@@ -1,0 +1,436 @@
+import Foundation
+import GRDB
+import YizhanCore
+
+/// A unit gateway's SQLite store: outbox (with per-recipient delivery state), inbox,
+/// receipts, quarantine, the trail, and the cached registry directory.
+public struct GatewayStore: Sendable {
+    public let writer: any DatabaseWriter
+
+    public init(path: String) throws {
+        writer = try DatabaseOpener.open(path: path, migrator: Self.migrator)
+    }
+
+    public struct PartData: Sendable {
+        public var name: String
+        public var mediaType: String
+        public var data: [UInt8]
+        public var sha256: String
+        public init(name: String, mediaType: String, data: [UInt8], sha256: String) {
+            self.name = name; self.mediaType = mediaType; self.data = data; self.sha256 = sha256
+        }
+    }
+
+    /// What `doc send` hands to the gateway: stored first, signed and published later.
+    public struct Draft: Sendable {
+        public var id: String
+        public var kind: Envelope.Kind
+        public var document: DocumentInfo?
+        public var inReplyTo: String?
+        public var recipients: [Envelope.Recipient]
+        public var parts: [PartData]
+        public init(id: String = UUIDv7.make(), kind: Envelope.Kind, document: DocumentInfo?, inReplyTo: String? = nil,
+                    recipients: [Envelope.Recipient], parts: [PartData]) {
+            self.id = id; self.kind = kind; self.document = document; self.inReplyTo = inReplyTo
+            self.recipients = recipients; self.parts = parts
+        }
+    }
+
+    public struct Unsigned: Sendable {
+        public var id: String
+        public var kind: Envelope.Kind
+        public var createdAt: Date
+        public var document: DocumentInfo?
+        public var inReplyTo: String?
+        public var recipients: [Envelope.Recipient]
+        public var parts: [Envelope.Part]
+    }
+
+    public struct Due: Sendable {
+        public var documentID: String
+        public var recipient: String
+        public var attempts: Int
+        public var envelope: [UInt8]
+        public var hasParts: Bool
+    }
+
+    public struct DeliveryStatus: Sendable, Codable, Equatable {
+        public var recipient: String
+        public var role: String
+        public var state: String
+        public var attempts: Int
+        public var lastError: String?
+        public var publishedAt: Date?
+        public var deliveredAt: Date?
+        public var deliveredBy: String?
+        public var reason: String?
+    }
+
+    public struct OutboxEntry: Sendable, Codable {
+        public var id: String
+        public var kind: String
+        public var title: String?
+        public var number: String?
+        public var createdAt: Date
+        public var signed: Bool
+        public var deliveries: [DeliveryStatus]
+    }
+
+    public struct InboxEntry: Sendable, Codable {
+        public var id: String
+        public var sender: String
+        public var senderName: String?
+        public var kind: String
+        public var title: String?
+        public var number: String?
+        public var type: String?
+        public var created: String
+        public var receivedAt: Date
+        public var onBehalfOf: String?
+        public var parts: [Envelope.Part]
+    }
+
+    public struct TrailEvent: Sendable, Codable {
+        public var at: Date
+        public var unit: String?
+        public var event: String
+        public var detail: String?
+    }
+
+    public struct QuarantineEntry: Sendable, Codable {
+        public var id: Int64
+        public var receivedAt: Date
+        public var reason: String
+        public var detail: String
+        public var messageID: String?
+        public var userID: String?
+        public var claimedSender: String?
+        public var receiptID: String?
+    }
+
+    // MARK: sending
+
+    public func enqueue(_ draft: Draft, now: Date = Date()) throws {
+        guard !draft.recipients.isEmpty else { throw YizhanError(.invalidArgument, "a document needs at least one recipient") }
+        let docJSON = try draft.document.map { String(decoding: try JSONValue.from($0).canonicalBytes(), as: UTF8.self) }
+        try writer.write { db in
+            try db.execute(sql: "INSERT INTO outbox (id, kind, created_at, in_reply_to, document_json) VALUES (?, ?, ?, ?, ?)",
+                           arguments: [draft.id, draft.kind.rawValue, now.storeTime, draft.inReplyTo, docJSON])
+            for (i, p) in draft.parts.enumerated() {
+                try db.execute(sql: "INSERT INTO outbox_parts (document_id, idx, name, media_type, size, sha256, data) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                               arguments: [draft.id, i, p.name, p.mediaType, p.data.count, p.sha256, Data(p.data)])
+            }
+            for r in draft.recipients {
+                try db.execute(sql: "INSERT INTO deliveries (document_id, recipient, role, state, next_attempt_at) VALUES (?, ?, ?, 'queued', ?)",
+                               arguments: [draft.id, r.unit.rawValue, r.role.rawValue, now.storeTime])
+            }
+            try Self.trail(db, draft.id, nil, "queued", "\(draft.recipients.count) recipient(s), \(draft.parts.count) part(s)", now)
+        }
+    }
+
+    /// Documents stored by `doc send` that the gateway has not signed yet.
+    public func unsigned(limit: Int = 100) throws -> [Unsigned] {
+        try writer.read { db in
+            let rows = try Row.fetchAll(db, sql: "SELECT * FROM outbox WHERE envelope IS NULL ORDER BY created_at LIMIT ?", arguments: [limit])
+            return try rows.map { row in
+                let id: String = row["id"]
+                let recips = try Row.fetchAll(db, sql: "SELECT recipient, role FROM deliveries WHERE document_id = ? ORDER BY rowid", arguments: [id])
+                let parts = try Row.fetchAll(db, sql: "SELECT name, media_type, size, sha256 FROM outbox_parts WHERE document_id = ? ORDER BY idx", arguments: [id])
+                let docJSON: String? = row["document_json"]
+                return Unsigned(
+                    id: id, kind: Envelope.Kind(rawValue: row["kind"]) ?? .document,
+                    createdAt: Date(timeIntervalSince1970: row["created_at"]),
+                    document: try docJSON.map { try JSONValue.parse($0).decode(DocumentInfo.self) },
+                    inReplyTo: row["in_reply_to"],
+                    recipients: try recips.map { Envelope.Recipient(unit: try UnitCode($0["recipient"]), role: Envelope.Recipient.Role(rawValue: $0["role"]) ?? .main) },
+                    parts: parts.map { Envelope.Part(name: $0["name"], mediaType: $0["media_type"], size: $0["size"], sha256: $0["sha256"]) })
+            }
+        }
+    }
+
+    public func markSigned(id: String, envelope: [UInt8], payloadSha256: String, now: Date = Date()) throws {
+        try writer.write { db in
+            try db.execute(sql: "UPDATE outbox SET envelope = ?, payload_sha256 = ? WHERE id = ? AND envelope IS NULL",
+                           arguments: [Data(envelope), payloadSha256, id])
+            if db.changesCount == 1 { try Self.trail(db, id, nil, "signed", nil, now) }
+        }
+    }
+
+    /// Copies whose (re)publication is due, oldest first.
+    public func due(now: Date = Date(), limit: Int = 200) throws -> [Due] {
+        try writer.read { db in
+            try Row.fetchAll(db, sql: """
+                SELECT d.document_id, d.recipient, d.attempts, o.envelope,
+                       EXISTS (SELECT 1 FROM outbox_parts p WHERE p.document_id = d.document_id) AS has_parts
+                FROM deliveries d JOIN outbox o ON o.id = d.document_id
+                WHERE d.state = 'queued' AND d.next_attempt_at <= ? AND o.envelope IS NOT NULL
+                ORDER BY d.next_attempt_at LIMIT ?
+                """, arguments: [now.storeTime, limit]).map {
+                Due(documentID: $0["document_id"], recipient: $0["recipient"], attempts: $0["attempts"],
+                    envelope: Array(($0["envelope"] as Data?) ?? Data()), hasParts: $0["has_parts"])
+            }
+        }
+    }
+
+    public func partsData(documentID: String) throws -> [[UInt8]] {
+        try writer.read { db in
+            try Data.fetchAll(db, sql: "SELECT data FROM outbox_parts WHERE document_id = ? ORDER BY idx", arguments: [documentID]).map { Array($0) }
+        }
+    }
+
+    /// The next time a queued copy becomes due, so the sender can sleep until then.
+    public func nextDue() throws -> Date? {
+        try writer.read { db in
+            try Double.fetchOne(db, sql: "SELECT MIN(d.next_attempt_at) FROM deliveries d JOIN outbox o ON o.id = d.document_id WHERE d.state = 'queued' AND o.envelope IS NOT NULL")
+                .map { Date(timeIntervalSince1970: $0) }
+        }
+    }
+
+    public enum PublishResult: Sendable {
+        case confirmed
+        case retry(error: String, after: TimeInterval)
+    }
+
+    public func recordPublish(documentID: String, recipient: String, result: PublishResult, now: Date = Date()) throws {
+        try writer.write { db in
+            switch result {
+            case .confirmed:
+                try db.execute(sql: "UPDATE deliveries SET state = 'published', published_at = ?, attempts = attempts + 1, last_error = NULL WHERE document_id = ? AND recipient = ? AND state = 'queued'",
+                               arguments: [now.storeTime, documentID, recipient])
+                if db.changesCount == 1 { try Self.trail(db, documentID, recipient, "published", "broker confirmed", now) }
+            case .retry(let error, let after):
+                try db.execute(sql: "UPDATE deliveries SET attempts = attempts + 1, last_error = ?, next_attempt_at = ? WHERE document_id = ? AND recipient = ? AND state = 'queued'",
+                               arguments: [error, now.addingTimeInterval(after).storeTime, documentID, recipient])
+                if db.changesCount == 1 { try Self.trail(db, documentID, recipient, "retry", error, now) }
+            }
+        }
+    }
+
+    // MARK: receiving
+
+    public struct Incoming: Sendable {
+        public var envelope: Envelope
+        public var bytes: [UInt8]
+        public var payloadSha256: String
+        public var onBehalfOf: String?
+        public var parts: [[UInt8]]
+        public init(envelope: Envelope, bytes: [UInt8], payloadSha256: String, onBehalfOf: String?, parts: [[UInt8]]) {
+            self.envelope = envelope; self.bytes = bytes; self.payloadSha256 = payloadSha256; self.onBehalfOf = onBehalfOf; self.parts = parts
+        }
+    }
+
+    /// A receipt the gateway already signed, ready to queue for one recipient.
+    public struct SignedReceipt: Sendable {
+        public var id: String
+        public var to: String
+        public var receipt: ReceiptInfo
+        public var envelope: [UInt8]
+        public var payloadSha256: String
+        public init(id: String, to: String, receipt: ReceiptInfo, envelope: [UInt8], payloadSha256: String) {
+            self.id = id; self.to = to; self.receipt = receipt; self.envelope = envelope; self.payloadSha256 = payloadSha256
+        }
+    }
+
+    public enum InboxResult: Sendable, Equatable { case stored, duplicate(receiptID: String) }
+
+    /// Stores a verified document and queues its receipt in one transaction. A document seen
+    /// before is not stored again; its stored receipt is queued for sending again instead.
+    public func receive(_ incoming: Incoming, receipt: SignedReceipt, now: Date = Date()) throws -> InboxResult {
+        try writer.write { db in
+            let e = incoming.envelope
+            if let existing = try String.fetchOne(db, sql: "SELECT receipt_id FROM inbox WHERE id = ?", arguments: [e.id]) {
+                try db.execute(sql: "UPDATE deliveries SET state = 'queued', next_attempt_at = ? WHERE document_id = ?", arguments: [now.storeTime, existing])
+                try Self.trail(db, e.id, e.sender.rawValue, "duplicate", "already in the inbox; receipt sent again", now)
+                return .duplicate(receiptID: existing)
+            }
+            try Self.insertReceipt(db, receipt, now: now)
+            try db.execute(sql: """
+                INSERT INTO inbox (id, sender, sender_name, kind, title, number, doc_type, created, received_at, on_behalf_of, envelope, payload_sha256, receipt_id)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                """, arguments: [e.id, e.sender.rawValue, e.senderName, e.kind.rawValue, e.document?.title, e.document?.number, e.document?.type,
+                                 e.created, now.storeTime, incoming.onBehalfOf, Data(incoming.bytes), incoming.payloadSha256, receipt.id])
+            for (i, p) in e.parts.enumerated() {
+                try db.execute(sql: "INSERT INTO inbox_parts (document_id, idx, name, media_type, size, sha256, data) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                               arguments: [e.id, i, p.name, p.mediaType, p.size, p.sha256, Data(incoming.parts[i])])
+            }
+            try Self.trail(db, e.id, e.sender.rawValue, "received", incoming.onBehalfOf.map { "as successor of \($0)" }, now)
+            return .stored
+        }
+    }
+
+    static func insertReceipt(_ db: Database, _ r: SignedReceipt, now: Date) throws {
+        let receiptJSON = String(decoding: try JSONValue.from(r.receipt).canonicalBytes(), as: UTF8.self)
+        try db.execute(sql: "INSERT INTO outbox (id, kind, created_at, in_reply_to, receipt_json, envelope, payload_sha256) VALUES (?, 'receipt', ?, ?, ?, ?, ?)",
+                       arguments: [r.id, now.storeTime, r.receipt.document, receiptJSON, Data(r.envelope), r.payloadSha256])
+        try db.execute(sql: "INSERT INTO deliveries (document_id, recipient, role, state, next_attempt_at) VALUES (?, ?, 'main', 'queued', ?)",
+                       arguments: [r.id, r.to, now.storeTime])
+    }
+
+    public struct QuarantineRecord: Sendable {
+        public var reason: String
+        public var detail: String
+        public var messageID: String?
+        public var userID: String?
+        public var routingKey: String?
+        public var contentType: String?
+        public var claimedSender: String?
+        public var body: [UInt8]
+        public init(reason: String, detail: String, messageID: String?, userID: String?, routingKey: String?, contentType: String?, claimedSender: String?, body: [UInt8]) {
+            self.reason = reason; self.detail = detail; self.messageID = messageID; self.userID = userID
+            self.routingKey = routingKey; self.contentType = contentType; self.claimedSender = claimedSender; self.body = body
+        }
+    }
+
+    /// Keeps a refused message with its reason (never as a document), plus the rejected
+    /// receipt to send when the sender could be identified.
+    @discardableResult
+    public func quarantine(_ q: QuarantineRecord, receipt: SignedReceipt?, now: Date = Date()) throws -> Int64 {
+        try writer.write { db in
+            if let r = receipt { try Self.insertReceipt(db, r, now: now) }
+            try db.execute(sql: """
+                INSERT INTO quarantine (received_at, reason, detail, message_id, user_id, routing_key, content_type, claimed_sender, receipt_id, body)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                """, arguments: [now.storeTime, q.reason, q.detail, q.messageID, q.userID, q.routingKey, q.contentType, q.claimedSender, receipt?.id, Data(q.body)])
+            return db.lastInsertedRowID
+        }
+    }
+
+    /// Applies a verified receipt to the sender's delivery state.
+    public func applyReceipt(id: String, from unit: String, receipt: ReceiptInfo, envelope: [UInt8], now: Date = Date()) throws {
+        try writer.write { db in
+            guard try Bool.fetchOne(db, sql: "SELECT 1 FROM receipts WHERE id = ?", arguments: [id]) == nil else { return }
+            try db.execute(sql: "INSERT INTO receipts (id, document_id, from_unit, status, reason, detail, on_behalf_of, received_at, envelope) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                           arguments: [id, receipt.document, unit, receipt.status.rawValue, receipt.reason, receipt.detail, receipt.onBehalfOf?.rawValue, now.storeTime, Data(envelope)])
+            // A successor answers for the unit the copy was addressed to.
+            let addressed = receipt.onBehalfOf?.rawValue ?? unit
+            let state = receipt.status == .delivered ? "delivered" : "rejected"
+            try db.execute(sql: """
+                UPDATE deliveries SET state = ?, delivered_at = ?, delivered_by = ?, receipt_id = ?, reason = ?
+                WHERE document_id = ? AND recipient = ? AND state IN ('queued','published')
+                """, arguments: [state, now.storeTime, unit, id, receipt.reason.map { r in receipt.detail.map { "\(r): \($0)" } ?? r }, receipt.document, addressed])
+            let via = receipt.onBehalfOf.map { " (\(unit), successor of \($0.rawValue))" } ?? ""
+            try Self.trail(db, receipt.document, addressed, state, "receipt \(id) verified\(via)\(receipt.reason.map { "; reason \($0)" } ?? "")", now)
+        }
+    }
+
+    // MARK: reading
+
+    public func outbox(includeReceipts: Bool = false) throws -> [OutboxEntry] {
+        try writer.read { db in
+            let rows = try Row.fetchAll(db, sql: "SELECT id, kind, created_at, document_json, envelope IS NOT NULL AS signed FROM outbox \(includeReceipts ? "" : "WHERE kind != 'receipt'") ORDER BY created_at, id")
+            return try rows.map { try outboxEntry(db, $0) }
+        }
+    }
+
+    public func outboxEntry(id: String) throws -> OutboxEntry? {
+        try writer.read { db in
+            try Row.fetchOne(db, sql: "SELECT id, kind, created_at, document_json, envelope IS NOT NULL AS signed FROM outbox WHERE id = ?", arguments: [id])
+                .map { try outboxEntry(db, $0) }
+        }
+    }
+
+    func outboxEntry(_ db: Database, _ row: Row) throws -> OutboxEntry {
+        let id: String = row["id"]
+        let docJSON: String? = row["document_json"]
+        let doc = docJSON.flatMap { try? JSONValue.parse($0).decode(DocumentInfo.self) }
+        let ds = try Row.fetchAll(db, sql: "SELECT * FROM deliveries WHERE document_id = ? ORDER BY rowid", arguments: [id]).map { d in
+            DeliveryStatus(recipient: d["recipient"], role: d["role"], state: d["state"], attempts: d["attempts"], lastError: d["last_error"],
+                           publishedAt: (d["published_at"] as Double?).map { Date(timeIntervalSince1970: $0) },
+                           deliveredAt: (d["delivered_at"] as Double?).map { Date(timeIntervalSince1970: $0) },
+                           deliveredBy: d["delivered_by"], reason: d["reason"])
+        }
+        return OutboxEntry(id: id, kind: row["kind"], title: doc?.title, number: doc?.number, createdAt: Date(timeIntervalSince1970: row["created_at"]),
+                           signed: row["signed"], deliveries: ds)
+    }
+
+    public func inbox() throws -> [InboxEntry] {
+        try writer.read { db in
+            try Row.fetchAll(db, sql: "SELECT * FROM inbox ORDER BY received_at, id").map { try inboxEntry(db, $0) }
+        }
+    }
+
+    public func inboxEntry(id: String) throws -> InboxEntry? {
+        try writer.read { db in try Row.fetchOne(db, sql: "SELECT * FROM inbox WHERE id = ?", arguments: [id]).map { try inboxEntry(db, $0) } }
+    }
+
+    func inboxEntry(_ db: Database, _ r: Row) throws -> InboxEntry {
+        let id: String = r["id"]
+        let parts = try Row.fetchAll(db, sql: "SELECT name, media_type, size, sha256 FROM inbox_parts WHERE document_id = ? ORDER BY idx", arguments: [id])
+            .map { Envelope.Part(name: $0["name"], mediaType: $0["media_type"], size: $0["size"], sha256: $0["sha256"]) }
+        return InboxEntry(id: id, sender: r["sender"], senderName: r["sender_name"], kind: r["kind"], title: r["title"], number: r["number"],
+                          type: r["doc_type"], created: r["created"], receivedAt: Date(timeIntervalSince1970: r["received_at"]),
+                          onBehalfOf: r["on_behalf_of"], parts: parts)
+    }
+
+    public func inboxCount() throws -> Int {
+        try writer.read { db in try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM inbox") ?? 0 }
+    }
+
+    public func inboxPart(documentID: String, index: Int) throws -> [UInt8]? {
+        try writer.read { db in
+            try Data.fetchOne(db, sql: "SELECT data FROM inbox_parts WHERE document_id = ? AND idx = ?", arguments: [documentID, index]).map { Array($0) }
+        }
+    }
+
+    /// The signed envelope exactly as signed (outbox) or as received (inbox).
+    public func envelopeBytes(id: String) throws -> [UInt8]? {
+        try writer.read { db in
+            if let d = try Data.fetchOne(db, sql: "SELECT envelope FROM inbox WHERE id = ?", arguments: [id]) { return Array(d) }
+            return try Data.fetchOne(db, sql: "SELECT envelope FROM outbox WHERE id = ? AND envelope IS NOT NULL", arguments: [id]).map { Array($0) }
+        }
+    }
+
+    public func trail(documentID: String) throws -> [TrailEvent] {
+        try writer.read { db in
+            try Row.fetchAll(db, sql: "SELECT * FROM trail WHERE document_id = ? ORDER BY id", arguments: [documentID]).map {
+                TrailEvent(at: Date(timeIntervalSince1970: $0["at"]), unit: $0["unit"], event: $0["event"], detail: $0["detail"])
+            }
+        }
+    }
+
+    public func quarantined() throws -> [QuarantineEntry] {
+        try writer.read { db in
+            try Row.fetchAll(db, sql: "SELECT * FROM quarantine ORDER BY id").map {
+                QuarantineEntry(id: $0["id"], receivedAt: Date(timeIntervalSince1970: $0["received_at"]), reason: $0["reason"], detail: $0["detail"],
+                                messageID: $0["message_id"], userID: $0["user_id"], claimedSender: $0["claimed_sender"], receiptID: $0["receipt_id"])
+            }
+        }
+    }
+
+    /// Delivery states of all outgoing documents (receipts excluded), counted.
+    public func deliveryCounts() throws -> [String: Int] {
+        try writer.read { db in
+            var out: [String: Int] = [:]
+            for r in try Row.fetchAll(db, sql: "SELECT d.state, COUNT(*) AS n FROM deliveries d JOIN outbox o ON o.id = d.document_id WHERE o.kind != 'receipt' GROUP BY d.state") {
+                out[r["state"]] = r["n"]
+            }
+            return out
+        }
+    }
+
+    // MARK: directory cache
+
+    public func cachedDirectory() throws -> (version: Int, fetchedAt: Date, signed: [UInt8])? {
+        try writer.read { db in
+            try Row.fetchOne(db, sql: "SELECT * FROM directory_cache WHERE singleton = 1").map {
+                (version: $0["version"], fetchedAt: Date(timeIntervalSince1970: $0["fetched_at"]), signed: Array(($0["signed"] as Data?) ?? Data()))
+            }
+        }
+    }
+
+    /// Replaces the cached directory unless the cached one is newer (no rollback).
+    public func cacheDirectory(version: Int, signed: [UInt8], now: Date = Date()) throws {
+        try writer.write { db in
+            try db.execute(sql: """
+                INSERT INTO directory_cache (singleton, version, fetched_at, signed) VALUES (1, ?, ?, ?)
+                ON CONFLICT(singleton) DO UPDATE SET version = excluded.version, fetched_at = excluded.fetched_at, signed = excluded.signed
+                WHERE excluded.version >= directory_cache.version
+                """, arguments: [version, now.storeTime, Data(signed)])
+        }
+    }
+
+    static func trail(_ db: Database, _ documentID: String, _ unit: String?, _ event: String, _ detail: String?, _ now: Date) throws {
+        try db.execute(sql: "INSERT INTO trail (at, document_id, unit, event, detail) VALUES (?, ?, ?, ?, ?)",
+                       arguments: [now.storeTime, documentID, unit, event, detail])
+    }
+}

@@ -1,0 +1,178 @@
+import Foundation
+import GRDB
+import YizhanCore
+
+/// The registry's SQLite store: units and their names, enrolment tokens, certificates,
+/// administrator tokens (scrypt hashes only), directory versions and the audit log.
+public struct RegistryStore: Sendable {
+    public let writer: any DatabaseWriter
+
+    public init(path: String) throws {
+        writer = try DatabaseOpener.open(path: path, migrator: Self.migrator)
+    }
+
+    public struct Unit: Sendable, Codable, Equatable {
+        public var code: String
+        public var name: String
+        public var status: String
+        public var successor: String?
+        public var brokerUser: String
+        public var createdAt: Date
+        public var enrolledAt: Date?
+        public var formerNames: [String]
+    }
+
+    public struct CertificateRecord: Sendable, Codable {
+        public var serial: String
+        public var code: String
+        public var fingerprint: String
+        public var der: [UInt8]
+        public var notBefore: Date
+        public var notAfter: Date
+        public var revokedAt: Date?
+        public init(serial: String, code: String, fingerprint: String, der: [UInt8], notBefore: Date, notAfter: Date, revokedAt: Date? = nil) {
+            self.serial = serial; self.code = code; self.fingerprint = fingerprint; self.der = der
+            self.notBefore = notBefore; self.notAfter = notAfter; self.revokedAt = revokedAt
+        }
+    }
+
+    public func addAdminToken(id: String, label: String, secretHash: String, now: Date = Date()) throws {
+        try writer.write { db in
+            try db.execute(sql: "INSERT INTO admin_tokens (id, label, secret_hash, created_at) VALUES (?, ?, ?, ?)",
+                           arguments: [id, label, secretHash, now.storeTime])
+            try Self.audit(db, actor: "registry init", action: "admin-token.created", subject: id, detail: label, now: now)
+        }
+    }
+
+    public func adminToken(id: String) throws -> (label: String, secretHash: String)? {
+        try writer.read { db in
+            try Row.fetchOne(db, sql: "SELECT label, secret_hash FROM admin_tokens WHERE id = ?", arguments: [id]).map { ($0["label"], $0["secret_hash"]) }
+        }
+    }
+
+    /// Adds an active unit and its one-time enrolment token (stored as a SHA-256 of a
+    /// 192-bit random secret; a slow hash adds nothing for secrets that cannot be guessed).
+    public func addUnit(code: UnitCode, name: String, brokerUser: String, tokenSha256: String, tokenExpires: Date, actor: String, now: Date = Date()) throws {
+        try writer.write { db in
+            if try Bool.fetchOne(db, sql: "SELECT 1 FROM units WHERE code = ?", arguments: [code.rawValue]) != nil {
+                throw YizhanError(.conflict, "unit \(code) is already registered")
+            }
+            try db.execute(sql: "INSERT INTO units (code, name, status, broker_user, created_at) VALUES (?, ?, 'active', ?, ?)",
+                           arguments: [code.rawValue, name, brokerUser, now.storeTime])
+            try db.execute(sql: "INSERT INTO unit_names (code, name, valid_from) VALUES (?, ?, ?)", arguments: [code.rawValue, name, now.storeTime])
+            try db.execute(sql: "INSERT INTO enrolment_tokens (token_sha256, code, created_at, expires_at) VALUES (?, ?, ?, ?)",
+                           arguments: [tokenSha256, code.rawValue, now.storeTime, tokenExpires.storeTime])
+            try Self.audit(db, actor: actor, action: "unit.added", subject: code.rawValue, detail: name, now: now)
+        }
+    }
+
+    public func units() throws -> [Unit] {
+        try writer.read { db in try Row.fetchAll(db, sql: "SELECT * FROM units ORDER BY code").map { try unit(db, $0) } }
+    }
+
+    public func unit(code: String) throws -> Unit? {
+        try writer.read { db in try Row.fetchOne(db, sql: "SELECT * FROM units WHERE code = ?", arguments: [code]).map { try unit(db, $0) } }
+    }
+
+    func unit(_ db: Database, _ r: Row) throws -> Unit {
+        let code: String = r["code"]
+        let former = try String.fetchAll(db, sql: "SELECT name FROM unit_names WHERE code = ? AND valid_to IS NOT NULL ORDER BY valid_from", arguments: [code])
+        return Unit(code: code, name: r["name"], status: r["status"], successor: r["successor"], brokerUser: r["broker_user"],
+                    createdAt: Date(timeIntervalSince1970: r["created_at"]), enrolledAt: (r["enrolled_at"] as Double?).map { Date(timeIntervalSince1970: $0) },
+                    formerNames: former)
+    }
+
+    /// The unit a still-valid, unused enrolment token belongs to.
+    public func enrolmentUnit(tokenSha256: String, now: Date = Date()) throws -> String? {
+        try writer.read { db in
+            try String.fetchOne(db, sql: "SELECT code FROM enrolment_tokens WHERE token_sha256 = ? AND used_at IS NULL AND expires_at > ?",
+                                arguments: [tokenSha256, now.storeTime])
+        }
+    }
+
+    /// Burns the token and records the certificate, atomically; fails if the token was used meanwhile.
+    public func completeEnrolment(tokenSha256: String, certificate: CertificateRecord, now: Date = Date()) throws {
+        try writer.write { db in
+            try db.execute(sql: "UPDATE enrolment_tokens SET used_at = ? WHERE token_sha256 = ? AND used_at IS NULL AND expires_at > ?",
+                           arguments: [now.storeTime, tokenSha256, now.storeTime])
+            guard db.changesCount == 1 else { throw YizhanError(.unauthorized, "enrolment token is unknown, used or expired") }
+            try Self.insertCertificate(db, certificate, now: now)
+            try db.execute(sql: "UPDATE units SET enrolled_at = ? WHERE code = ?", arguments: [now.storeTime, certificate.code])
+            try Self.audit(db, actor: "unit \(certificate.code)", action: "unit.enrolled", subject: certificate.code, detail: "certificate \(certificate.serial)", now: now)
+        }
+    }
+
+    static func insertCertificate(_ db: Database, _ c: CertificateRecord, now: Date) throws {
+        try db.execute(sql: "INSERT INTO certificates (serial, code, fingerprint, der, not_before, not_after, issued_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                       arguments: [c.serial, c.code, c.fingerprint, Data(c.der), c.notBefore.storeTime, c.notAfter.storeTime, now.storeTime])
+    }
+
+    public func certificates(code: String? = nil) throws -> [CertificateRecord] {
+        try writer.read { db in
+            let rows = code == nil
+                ? try Row.fetchAll(db, sql: "SELECT * FROM certificates ORDER BY issued_at")
+                : try Row.fetchAll(db, sql: "SELECT * FROM certificates WHERE code = ? ORDER BY issued_at", arguments: [code])
+            return rows.map {
+                CertificateRecord(serial: $0["serial"], code: $0["code"], fingerprint: $0["fingerprint"], der: Array(($0["der"] as Data?) ?? Data()),
+                                  notBefore: Date(timeIntervalSince1970: $0["not_before"]), notAfter: Date(timeIntervalSince1970: $0["not_after"]),
+                                  revokedAt: ($0["revoked_at"] as Double?).map { Date(timeIntervalSince1970: $0) })
+            }
+        }
+    }
+
+    public func revokeCertificate(serial: String, reason: String, actor: String, now: Date = Date()) throws {
+        try writer.write { db in
+            try db.execute(sql: "UPDATE certificates SET revoked_at = ?, revocation_reason = ? WHERE serial = ? AND revoked_at IS NULL",
+                           arguments: [now.storeTime, reason, serial])
+            guard db.changesCount == 1 else { throw YizhanError(.notFound, "no unrevoked certificate with serial \(serial)") }
+            try Self.audit(db, actor: actor, action: "certificate.revoked", subject: serial, detail: reason, now: now)
+        }
+    }
+
+    public func latestDirectory() throws -> (version: Int, signed: [UInt8])? {
+        try writer.read { db in
+            try Row.fetchOne(db, sql: "SELECT version, signed FROM directory ORDER BY version DESC LIMIT 1").map { ($0["version"], Array(($0["signed"] as Data?) ?? Data())) }
+        }
+    }
+
+    /// Stores directory version N+1 built by `build` from the current state, in one transaction.
+    public func publishDirectory(now: Date = Date(), build: (Int, [Unit], [CertificateRecord]) throws -> [UInt8]) throws -> Int {
+        try writer.write { db in
+            let version = (try Int.fetchOne(db, sql: "SELECT MAX(version) FROM directory") ?? 0) + 1
+            let units = try Row.fetchAll(db, sql: "SELECT * FROM units ORDER BY code").map { try unit(db, $0) }
+            let certs = try Row.fetchAll(db, sql: "SELECT * FROM certificates ORDER BY issued_at").map {
+                CertificateRecord(serial: $0["serial"], code: $0["code"], fingerprint: $0["fingerprint"], der: Array(($0["der"] as Data?) ?? Data()),
+                                  notBefore: Date(timeIntervalSince1970: $0["not_before"]), notAfter: Date(timeIntervalSince1970: $0["not_after"]),
+                                  revokedAt: ($0["revoked_at"] as Double?).map { Date(timeIntervalSince1970: $0) })
+            }
+            let signed = try build(version, units, certs)
+            try db.execute(sql: "INSERT INTO directory (version, issued_at, signed) VALUES (?, ?, ?)", arguments: [version, now.storeTime, Data(signed)])
+            return version
+        }
+    }
+
+    public struct AuditEntry: Sendable, Codable {
+        public var at: Date
+        public var actor: String
+        public var action: String
+        public var subject: String?
+        public var detail: String?
+    }
+
+    public func auditLog() throws -> [AuditEntry] {
+        try writer.read { db in
+            try Row.fetchAll(db, sql: "SELECT * FROM audit_log ORDER BY id").map {
+                AuditEntry(at: Date(timeIntervalSince1970: $0["at"]), actor: $0["actor"], action: $0["action"], subject: $0["subject"], detail: $0["detail"])
+            }
+        }
+    }
+
+    public func audit(actor: String, action: String, subject: String?, detail: String?, now: Date = Date()) throws {
+        try writer.write { db in try Self.audit(db, actor: actor, action: action, subject: subject, detail: detail, now: now) }
+    }
+
+    static func audit(_ db: Database, actor: String, action: String, subject: String?, detail: String?, now: Date) throws {
+        try db.execute(sql: "INSERT INTO audit_log (at, actor, action, subject, detail) VALUES (?, ?, ?, ?, ?)",
+                       arguments: [now.storeTime, actor, action, subject, detail])
+    }
+}

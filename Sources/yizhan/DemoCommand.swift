@@ -1,0 +1,147 @@
+import ArgumentParser
+import Foundation
+import Logging
+import ServiceLifecycle
+import Synchronization
+import YizhanCore
+import YizhanCrypto
+import YizhanGateway
+import YizhanRegistry
+import YizhanStore
+
+/// `yizhan demo`: a registry and two units under one folder, a signed document with an
+/// attachment sent from the commission to a district bureau, and the trail it leaves.
+struct DemoCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "demo", abstract: "Set up a registry and two units, exchange a signed document, print the trail.")
+
+    @Option(help: "Folder for DIR/registry and DIR/<unit code> (default: a new temporary folder).") var home: String?
+    @Option(name: .customLong("broker-admin"), help: "RabbitMQ management API with admin credentials.") var brokerAdmin = "http://guest:guest@127.0.0.1:15672"
+    @Option(help: "Broker address for the demo network (its own vhost).") var broker = "amqp://127.0.0.1:5672/yizhan-demo"
+    @Option(help: "Registry HTTP listen address.") var listen = "127.0.0.1:7700"
+
+    static let units: [(prefix: String, name: String)] = [("11420100MB1234567", "武汉市城乡建设委员会"), ("11420102MB7654321", "武汉市江岸区建设局")]
+
+    func run() async throws {
+        let dir = (home.map { ($0 as NSString).expandingTildeInPath }) ?? (NSTemporaryDirectory() + "yizhan-demo-" + UUIDv7.make().prefix(13).replacingOccurrences(of: "-", with: ""))
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        var logger = Logger(label: "yizhan.demo")
+        logger.logLevel = .warning
+        let regHome = RegistryHome(dir + "/registry")
+        let fresh = !FileManager.default.fileExists(atPath: regHome.configFile)
+        let config = try RegistryCommand.config(name: "Yizhan Demo Registry CA", broker: broker, listen: listen)
+        if fresh {
+            // The demo owns its vhost: start it clean so queues hold nothing from earlier demos.
+            try await BrokerAdmin(url: brokerAdmin).deleteVhost(config.vhost)
+            _ = try await Registry.initialize(home: regHome, config: config, brokerAdminURL: brokerAdmin)
+        }
+        let registry = try Registry.open(home: regHome, logger: logger)
+        let (host, port) = try RegistryCommand.listenAddress(registry.config.listen)
+        let listening = Listening()
+        let app = registry.application(host: host, port: port) { p in listening.set(p) }
+        let runner = DemoRunner(dir: dir, registry: registry, listening: listening, logger: logger)
+        let group = ServiceGroup(configuration: .init(services: [
+            .init(service: app),
+            .init(service: runner, successTerminationBehavior: .gracefullyShutdownGroup, failureTerminationBehavior: .gracefullyShutdownGroup),
+        ], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+        try await group.run()
+        if let e = runner.failure.withLock({ $0 }) { throw e }
+    }
+}
+
+/// The bound port, once the HTTP server is up.
+final class Listening: Sendable {
+    let port = Mutex<Int?>(nil)
+    func set(_ p: Int) { port.withLock { $0 = p } }
+    func wait() async throws -> Int {
+        let deadline = ContinuousClock.now + .seconds(30)
+        while ContinuousClock.now < deadline {
+            if let p = port.withLock({ $0 }) { return p }
+            try await Task.sleep(for: .milliseconds(20))
+        }
+        throw YizhanError(.configuration, "the registry did not start listening")
+    }
+}
+
+final class DemoRunner: Service {
+    let dir: String
+    let registry: Registry
+    let listening: Listening
+    let logger: Logger
+    let failure = Mutex<(any Error)?>(nil)
+
+    init(dir: String, registry: Registry, listening: Listening, logger: Logger) {
+        self.dir = dir; self.registry = registry; self.listening = listening; self.logger = logger
+    }
+
+    func run() async throws {
+        do { try await demo() } catch {
+            failure.withLock { $0 = error }
+        }
+    }
+
+    func demo() async throws {
+        let port = try await listening.wait()
+        let url = "http://127.0.0.1:\(port)"
+        let token = try SecretFile.read(registry.home.adminTokenFile).trimmingCharacters(in: .whitespacesAndNewlines)
+        let admin = RegistryClient(base: url, adminToken: token)
+        print("Yizhan demo in \(dir)")
+        print("  registry  \(url)  (\(registry.home.path))")
+        var gateways: [Gateway] = []
+        for u in DemoCommand.units {
+            let code = try UnitCode.completing(u.prefix).rawValue
+            let gh = GatewayHome(dir + "/" + code)
+            if !FileManager.default.fileExists(atPath: gh.configFile) {
+                let added = try await admin.addUnit(.init(code: code, name: u.name))
+                _ = try await Gateway.initialize(home: gh, unit: code, registry: url, token: added.enrolmentToken, caPEM: registry.ca.certificate.pem)
+            }
+            gateways.append(try Gateway(home: gh, logger: logger))
+            print("  unit      \(code)  \(u.name)  (\(gh.path))")
+        }
+        let (a, b) = (gateways[0], gateways[1])
+        try await withThrowingTaskGroup(of: Void.self) { g in
+            for gw in gateways { g.addTask { try await gw.run() } }
+            g.addTask {
+                try await self.exchange(from: a, to: b)
+                throw CancellationError()
+            }
+            do { while try await g.next() != nil {} } catch is CancellationError {}
+            g.cancelAll()
+        }
+    }
+
+    func exchange(from a: Gateway, to b: Gateway) async throws {
+        let text = "检查要点：\n1. 深基坑支护\n2. 高支模\n3. 起重机械\n"
+        let attachment = dir + "/检查要点.txt"
+        try SecretFile.write(text, to: attachment, secret: false)
+        let bytes = Array(text.utf8)
+        let year = Calendar(identifier: .gregorian).component(.year, from: Date())
+        let draft = GatewayStore.Draft(kind: .document,
+                                       document: DocumentInfo(title: "关于开展\(year)年建筑工地安全检查的通知", number: "武建〔\(year)〕12号", type: "通知"),
+                                       recipients: [.init(unit: try UnitCode(b.unit), role: .main)],
+                                       parts: [.init(name: "检查要点.txt", mediaType: "text/plain; charset=utf-8", data: bytes, sha256: Digest.sha256Hex(bytes))])
+        let started = Date()
+        try a.store.enqueue(draft)
+        print("\nsent \(draft.id)  “\(draft.document?.title ?? "")” \(draft.document?.number ?? "") with attachment 检查要点.txt (\(bytes.count) bytes)")
+        let deadline = Date().addingTimeInterval(60)
+        while true {
+            let state = try a.store.outboxEntry(id: draft.id)?.deliveries.first?.state
+            if state == "delivered" || state == "rejected" { break }
+            guard Date() < deadline else { throw YizhanError(.remote, "no receipt within 60 s (state: \(state ?? "none")); is the broker running?") }
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        print("\ntrail at the sender, \(a.config.name):")
+        for t in try a.store.trail(documentID: draft.id) {
+            print("  \(Output.time(t.at))  \(Output.pad(t.event, 10))\(t.unit.map { "\($0)  " } ?? "")\(t.detail ?? "")")
+        }
+        print("\ntrail at the recipient, \(b.config.name):")
+        for t in try b.store.trail(documentID: draft.id) {
+            print("  \(Output.time(t.at))  \(Output.pad(t.event, 10))\(t.unit.map { "from \($0)  " } ?? "")\(t.detail ?? "")")
+        }
+        if let i = try b.store.inboxEntry(id: draft.id), let p = i.parts.first {
+            let stored = try b.store.inboxPart(documentID: draft.id, index: 0) ?? []
+            print("  inbox: “\(i.title ?? "")” from \(i.senderName ?? i.sender); \(p.name) \(p.size) bytes, sha256 \(p.sha256.prefix(16))…, stored bytes match: \(Digest.sha256Hex(stored) == p.sha256)")
+        }
+        let d = try a.store.outboxEntry(id: draft.id)?.deliveries.first
+        print("\nresult: \(d?.state ?? "?") in \(String(format: "%.2f", Date().timeIntervalSince(started))) s; signed envelope: yizhan doc export --home \(a.home.path) \(draft.id)")
+    }
+}

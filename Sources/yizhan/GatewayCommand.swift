@@ -1,0 +1,39 @@
+import ArgumentParser
+import Foundation
+import Logging
+import ServiceLifecycle
+import YizhanCore
+import YizhanGateway
+
+struct GatewayCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "gateway", abstract: "Set up and run a unit's gateway.",
+                                                    subcommands: [Init.self, Run.self])
+
+    struct Init: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Create the unit's key, enrol with the registry and pin its CA.")
+        @OptionGroup var home: HomeOption
+        @Option(help: "This unit's code.") var unit: String
+        @Option(help: "Registry URL, e.g. http://127.0.0.1:7700.") var registry: String
+        @Option(help: "One-time enrolment token from `yizhan unit add`.") var enrol: String
+        @Option(name: .customLong("ca-file"), help: "Registry CA certificate to pin (PEM), instead of fetching it.") var caFile: String?
+        @Option(name: .customLong("ca-fingerprint"), help: "Expected SHA-256 of the registry CA certificate (hex).") var caFingerprint: String?
+
+        func run() async throws {
+            let pem = try caFile.map { try String(contentsOfFile: $0, encoding: .utf8) }
+            let c = try await Gateway.initialize(home: GatewayHome(home.path), unit: unit, registry: registry, token: enrol,
+                                                 caPEM: pem, caFingerprint: caFingerprint)
+            print("gateway for \(c.unit) \(c.name) set up in \(home.path); broker user \(c.brokerUser) on \(c.brokerHost):\(c.brokerPort)/\(c.vhost)")
+        }
+    }
+
+    struct Run: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Run the gateway until SIGTERM/SIGINT (graceful shutdown).")
+        @OptionGroup var home: HomeOption
+        func run() async throws {
+            let logger = Logger(label: "yizhan.gateway")
+            let gw = try Gateway(home: GatewayHome(home.path), logger: logger)
+            let group = ServiceGroup(configuration: .init(services: [gw], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+            try await group.run()
+        }
+    }
+}
