@@ -47,7 +47,7 @@ public final class Gateway: Service, Sendable {
         await directory.refresh()
         try await cancelWhenGracefulShutdown {
             try await withThrowingTaskGroup(of: Void.self) { g in
-                g.addTask { try await self.directoryLoop() }
+                g.addTask { await self.directoryLoop() }
                 g.addTask {
                     try await withReconnection(self.amqp, policy: self.reconnectPolicy, logger: self.logger) { conn in
                         try await self.session(conn)
@@ -60,9 +60,9 @@ public final class Gateway: Service, Sendable {
         logger.info("gateway stopped")
     }
 
-    func directoryLoop() async throws {
+    func directoryLoop() async {
         while !Task.isCancelled {
-            try await Task.sleep(for: .seconds(config.directoryRefresh))
+            do { try await Task.sleep(for: .seconds(config.directoryRefresh)) } catch { return }
             await directory.refresh()
         }
     }

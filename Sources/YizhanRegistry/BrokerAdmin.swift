@@ -59,6 +59,13 @@ public struct BrokerAdmin: Sendable {
         try expect(try await http.json("POST", "/api/bindings/\(vhost.pathSegment)/e/\(exchange.pathSegment)/q/\(queue.pathSegment)", body), "binding \(exchange)→\(queue)")
     }
 
+    /// Names of the client connections open on a vhost (the management API's view).
+    public func connections(vhost: String) async throws -> [String] {
+        let r = try await http.request("GET", "/api/vhosts/\(vhost.pathSegment)/connections")
+        try expect(r, "connections", ok: [200])
+        return (try JSONValue.parse(r.body).arrayValue ?? []).compactMap { $0["name"]?.stringValue }
+    }
+
     /// Queue facts as the management API reports them (messages, consumers, ...).
     public func queue(vhost: String, name: String) async throws -> JSONValue? {
         let r = try await http.request("GET", "/api/queues/\(vhost.pathSegment)/\(name.pathSegment)")

@@ -397,6 +397,29 @@ public struct GatewayStore: Sendable {
         }
     }
 
+    public struct ReceiptEntry: Sendable, Codable {
+        public var id: String
+        public var documentID: String
+        public var fromUnit: String
+        public var status: String
+        public var reason: String?
+        public var onBehalfOf: String?
+        public var receivedAt: Date
+    }
+
+    /// Verified receipts received, optionally for one document.
+    public func receipts(documentID: String? = nil) throws -> [ReceiptEntry] {
+        try writer.read { db in
+            let rows = documentID == nil
+                ? try Row.fetchAll(db, sql: "SELECT * FROM receipts ORDER BY received_at")
+                : try Row.fetchAll(db, sql: "SELECT * FROM receipts WHERE document_id = ? ORDER BY received_at", arguments: [documentID])
+            return rows.map {
+                ReceiptEntry(id: $0["id"], documentID: $0["document_id"], fromUnit: $0["from_unit"], status: $0["status"], reason: $0["reason"],
+                             onBehalfOf: $0["on_behalf_of"], receivedAt: Date(timeIntervalSince1970: $0["received_at"]))
+            }
+        }
+    }
+
     /// Delivery states of all outgoing documents (receipts excluded), counted.
     public func deliveryCounts() throws -> [String: Int] {
         try writer.read { db in

@@ -1,0 +1,103 @@
+import Foundation
+import Logging
+import Synchronization
+import Testing
+import YizhanAMQP
+import YizhanRegistry
+
+extension BrokerTests {
+    /// A scratch vhost with one queue bound to amq.direct under `key`, for transport tests.
+    static func scratch() async throws -> (vhost: String, queue: String) {
+        try await TestBroker.requireRunning()
+        let admin = try TestBroker.admin()
+        let vhost = "yizhan-amqp-" + String(UInt64.random(in: 0...UInt64.max), radix: 36)
+        try await admin.putVhost(vhost)
+        try await admin.putPermissions(vhost: vhost, user: "guest", configure: ".*", write: ".*", read: ".*")
+        try await admin.putQueue(vhost: vhost, name: "q", arguments: ["x-queue-type": .string("quorum")])
+        try await admin.bind(vhost: vhost, exchange: "amq.direct", queue: "q", routingKey: "key")
+        return (vhost, "q")
+    }
+
+    @Test func confirmsInSlidingWindowReturnsAndManualAcks() async throws {
+        let (vhost, queue) = try await Self.scratch()
+        var config = try TestBroker.guestConfig(vhost: vhost)
+        config.confirmWindow = 64
+        let conn = try await AMQPConnection.connect(config)
+        let n = 1000
+        // Many publishes in flight at once; each caller waits for its own confirm.
+        let outcomes = try await withThrowingTaskGroup(of: PublishOutcome.self) { g in
+            for i in 0..<n {
+                g.addTask { try await conn.publish(exchange: "amq.direct", routingKey: "key", message: AMQPMessage(body: Array("m\(i)".utf8), messageID: "m\(i)")) }
+            }
+            var out: [PublishOutcome] = []
+            for try await o in g { out.append(o) }
+            return out
+        }
+        #expect(outcomes.count == n && outcomes.allSatisfy { $0 == .confirmed })
+        #expect(try await conn.declareQueue(queue, passive: true).messages == n)
+        // Unroutable with mandatory: returned, not lost silently.
+        let r = try await conn.publish(exchange: "amq.direct", routingKey: "nowhere", message: AMQPMessage(body: [0], messageID: "lost"))
+        guard case .returned(let code, _) = r else { Issue.record("expected a return, got \(r)"); return }
+        #expect(code == 312)
+        // Consume with prefetch; ack everything; the queue ends empty.
+        let deliveries = try await conn.consume(queue: queue, prefetch: 50)
+        var seen = Set<String>()
+        for try await d in deliveries {
+            seen.insert(String(decoding: d.body, as: UTF8.self))
+            try conn.ack(d)
+            if seen.count == n { break }
+        }
+        #expect(seen.count == n)
+        try await eventually("queue drained") { try await conn.declareQueue(queue, passive: true).messages == 0 }
+        await conn.close()
+        #expect(!conn.isOpen)
+        try await TestBroker.admin().deleteVhost(vhost)
+    }
+
+    @Test func idleConnectionStaysUpOnHeartbeats() async throws {
+        let (vhost, _) = try await Self.scratch()
+        // With a 1 s heartbeat the broker drops a silent client after about 2 s.
+        let conn = try await AMQPConnection.connect(try TestBroker.guestConfig(vhost: vhost, heartbeat: 1))
+        try await Task.sleep(for: .seconds(4)) // deliberately idle: the behaviour under test
+        #expect(conn.isOpen, "\(String(describing: conn.failure))")
+        let r = try await conn.publish(exchange: "amq.direct", routingKey: "key", message: AMQPMessage(body: [1], messageID: "after-idle"))
+        #expect(r == .confirmed)
+        await conn.close()
+        try await TestBroker.admin().deleteVhost(vhost)
+    }
+
+    @Test func consumerFailsOnConnectionLossAndReconnectionResumes() async throws {
+        let (vhost, queue) = try await Self.scratch()
+        let sessions = Atomic<Int>(0)
+        var logger = Logger(label: "test.reconnect")
+        logger.logLevel = .error
+        let config = try TestBroker.guestConfig(vhost: vhost)
+        let task = Task {
+            try await withReconnection(config, policy: ReconnectPolicy(initialDelay: .milliseconds(50), maximumDelay: .milliseconds(500)), logger: logger) { conn in
+                let deliveries = try await conn.consume(queue: queue)
+                sessions.add(1, ordering: .relaxed)
+                // A consumer is a throwing sequence: it ends by throwing when the connection goes.
+                for try await d in deliveries { try conn.ack(d) }
+            }
+        }
+        try await eventually("first session") { sessions.load(ordering: .relaxed) == 1 }
+        try TestBroker.rabbitmqctl("close_all_connections", "--vhost", vhost, "yizhan test: reconnect")
+        try await eventually("a new session after the broker closed the connection") { sessions.load(ordering: .relaxed) >= 2 }
+        task.cancel()
+        _ = await task.result
+        try await TestBroker.admin().deleteVhost(vhost)
+    }
+
+    @Test func refusedLoginIsATypedError() async throws {
+        try await TestBroker.requireRunning()
+        var config = try TestBroker.guestConfig(vhost: "/")
+        config.password = "definitely-wrong"
+        do {
+            _ = try await AMQPConnection.connect(config)
+            Issue.record("login with a wrong password succeeded")
+        } catch let e as AMQPError {
+            #expect(e.kind == .login)
+            #expect(!e.description.contains("definitely-wrong"))
+        }
+    }
+}

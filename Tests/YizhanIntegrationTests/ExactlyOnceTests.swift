@@ -1,0 +1,80 @@
+import Foundation
+import Testing
+import YizhanAMQP
+import YizhanCore
+import YizhanCrypto
+import YizhanGateway
+import YizhanStore
+
+/// The real `yizhan` binary built next to the tests, for kill -9 tests.
+func yizhanBinary() throws -> String {
+    let repo = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+    let path = repo.appendingPathComponent(".build/debug/yizhan").path
+    guard FileManager.default.isExecutableFile(atPath: path) else { throw TestFailure("\(path) not built; run swift build --build-tests") }
+    return path
+}
+
+func startGatewayProcess(home: String) throws -> Process {
+    let p = Process()
+    p.executableURL = URL(fileURLWithPath: try yizhanBinary())
+    p.arguments = ["gateway", "run", "--home", home]
+    var env = ProcessInfo.processInfo.environment
+    env["YIZHAN_LOG_LEVEL"] = "error"
+    p.environment = env
+    try p.run()
+    return p
+}
+
+extension BrokerTests {
+    /// 500 documents; the receiving gateway is killed (SIGKILL) and restarted mid-stream, then
+    /// every broker connection is closed mid-stream. Each document lands exactly once and every
+    /// receipt comes back.
+    @Test func fiveHundredDocumentsSurviveKillAndConnectionClose() async throws {
+        let net = try await TestNetwork.start()
+        defer { Task { await net.shutdown() } }
+        let a = try randomUnitCode(), b = try randomUnitCode()
+        let ha = try await net.enrol(a, name: "发文单位"), hb = try await net.enrol(b, name: "收文单位")
+        let storeB = try GatewayStore(path: hb.database)
+        let total = 500
+        var ids: [String] = []
+        let ga = RunningGateway(try net.gateway(ha))
+        for i in 0..<total {
+            let part = Array("part \(i)".utf8)
+            let d = GatewayStore.Draft(kind: .document, document: DocumentInfo(title: "文件 \(i)"), recipients: [.init(unit: b, role: .main)],
+                                       parts: i % 5 == 0 ? [.init(name: "p.txt", mediaType: "text/plain", data: part, sha256: Digest.sha256Hex(part))] : [])
+            try ga.gateway.store.enqueue(d)
+            ids.append(d.id)
+        }
+        var pb = try startGatewayProcess(home: hb.path)
+        try await eventually("a first share received", timeout: .seconds(120)) { try storeB.inboxCount() >= 60 }
+        kill(pb.processIdentifier, SIGKILL)
+        pb.waitUntilExit()
+        let atKill = try storeB.inboxCount()
+        #expect(atKill < total, "the kill must land mid-stream")
+        pb = try startGatewayProcess(home: hb.path)
+        try await eventually("more received after the restart", timeout: .seconds(120)) { try storeB.inboxCount() >= min(total - 100, atKill + 150) }
+        let atClose = try storeB.inboxCount()
+        let admin = try TestBroker.admin()
+        // The management API lists connections a few seconds late; wait until it shows both gateways.
+        try await eventually("both gateways' connections listed", timeout: .seconds(30)) { try await admin.connections(vhost: net.vhost).count >= 2 }
+        let before = Set(try await admin.connections(vhost: net.vhost))
+        try TestBroker.rabbitmqctl("close_all_connections", "--vhost", net.vhost, "yizhan test: connection closed mid-stream")
+        try await eventually("all \(total) documents delivered and receipted", timeout: .seconds(240)) {
+            try ga.gateway.store.deliveryCounts()["delivered"] == total
+        }
+        #expect(atClose < total, "the connection close must land mid-stream")
+        // Every connection open before the close is gone (replaced by reconnections).
+        try await eventually("the closed connections disappear", timeout: .seconds(30)) {
+            let now = Set(try await admin.connections(vhost: net.vhost))
+            return now.isDisjoint(with: before) && !now.isEmpty
+        }
+        let inbox = try storeB.inbox()
+        #expect(inbox.count == total)
+        #expect(Set(inbox.map(\.id)) == Set(ids))
+        #expect(try ga.gateway.store.receipts().count == total)
+        #expect(try storeB.quarantined().isEmpty)
+        pb.terminate()
+        pb.waitUntilExit()
+        await ga.stop()
+    }
+}

@@ -1,0 +1,160 @@
+import Foundation
+import Logging
+import Testing
+import YizhanAMQP
+import YizhanCore
+import YizhanCrypto
+import YizhanGateway
+import YizhanRegistry
+import YizhanStore
+
+struct TestFailure: Error, CustomStringConvertible {
+    let description: String
+    init(_ d: String) { description = d }
+}
+
+/// The broker the test command started. Tests fail loudly (never skip) when it is missing.
+enum TestBroker {
+    static var amqpURL: String { ProcessInfo.processInfo.environment["YIZHAN_TEST_BROKER"] ?? "amqp://guest:guest@127.0.0.1:5672" }
+    static var adminURL: String { ProcessInfo.processInfo.environment["YIZHAN_TEST_BROKER_ADMIN"] ?? "http://guest:guest@127.0.0.1:15672" }
+
+    static func admin() throws -> BrokerAdmin { try BrokerAdmin(url: adminURL) }
+
+    static func requireRunning() async throws {
+        do { _ = try await admin().overview() } catch {
+            throw TestFailure("RabbitMQ management API not reachable at \(adminURL) (\(error)); run the tests with Deploy/test.sh")
+        }
+    }
+
+    static func guestConfig(vhost: String, heartbeat: Int = 30) throws -> AMQPConfiguration {
+        var c = try AMQPConfiguration(url: amqpURL)
+        c.vhost = vhost
+        c.heartbeatSeconds = heartbeat
+        return c
+    }
+
+    /// Runs rabbitmqctl (the tests run as root, as CI does).
+    static func rabbitmqctl(_ args: String...) throws {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: "/usr/sbin/rabbitmqctl")
+        p.arguments = args
+        p.standardOutput = FileHandle.nullDevice
+        try p.run()
+        p.waitUntilExit()
+        guard p.terminationStatus == 0 else { throw TestFailure("rabbitmqctl \(args.joined(separator: " ")) exited \(p.terminationStatus)") }
+    }
+}
+
+/// Waits for a condition with a deadline; fails with `what` when it never holds.
+func eventually(_ what: String, timeout: Duration = .seconds(60), _ condition: () async throws -> Bool) async throws {
+    let deadline = ContinuousClock.now + timeout
+    while ContinuousClock.now < deadline {
+        if try await condition() { return }
+        try await Task.sleep(for: .milliseconds(50))
+    }
+    throw TestFailure("timed out after \(timeout) waiting for: \(what)")
+}
+
+/// A fresh unit code no other test uses (broker users are per node, not per vhost).
+func randomUnitCode() throws -> UnitCode {
+    var rng = SystemRandomNumberGenerator()
+    let tail = (0..<9).map { _ in UnitCode.alphabet[Int.random(in: 0..<UnitCode.alphabet.count, using: &rng)] }
+    return try UnitCode.completing("11420100" + String(tail))
+}
+
+/// A registry with its own vhost and temporary folder, served in-process on a free port.
+final class TestNetwork: @unchecked Sendable {
+    // @unchecked: mutated only by the single test that owns it, sequentially.
+    let dir: String
+    let vhost: String
+    let registry: Registry
+    let url: String
+    let admin: RegistryClient
+    var serverTask: Task<Void, any Error>?
+    var users: [String] = []
+
+    static func start() async throws -> TestNetwork {
+        try await TestBroker.requireRunning()
+        let dir = NSTemporaryDirectory() + "yizhan-test-" + UUIDv7.make()
+        let vhost = "yizhan-test-" + UUIDv7.make().suffix(12)
+        let home = RegistryHome(dir + "/registry")
+        let token = try await Registry.initialize(home: home, config: .init(name: "Test Registry CA", vhost: vhost, amqpHost: "127.0.0.1", amqpPort: 5672, listen: "127.0.0.1:0"),
+                                                  brokerAdminURL: TestBroker.adminURL)
+        var logger = Logger(label: "test.registry")
+        logger.logLevel = .warning
+        let registry = try Registry.open(home: home, logger: logger)
+        let port = PortBox()
+        let app = registry.application(host: "127.0.0.1", port: 0) { p in port.set(p) }
+        let task = Task { try await app.run() }
+        try await eventually("registry listening", timeout: .seconds(20)) { port.get() != nil }
+        let url = "http://127.0.0.1:\(port.get() ?? 0)"
+        let net = TestNetwork(dir: dir, vhost: vhost, registry: registry, url: url, admin: RegistryClient(base: url, adminToken: token))
+        net.serverTask = task
+        return net
+    }
+
+    init(dir: String, vhost: String, registry: Registry, url: String, admin: RegistryClient) {
+        self.dir = dir; self.vhost = vhost; self.registry = registry; self.url = url; self.admin = admin
+    }
+
+    /// Adds, provisions and enrols a unit; returns its gateway home (gateway not started).
+    func enrol(_ code: UnitCode, name: String) async throws -> GatewayHome {
+        let added = try await admin.addUnit(.init(code: code.rawValue, name: name))
+        users.append(added.brokerUser)
+        let home = GatewayHome(dir + "/" + code.rawValue)
+        _ = try await Gateway.initialize(home: home, unit: code.rawValue, registry: url, token: added.enrolmentToken, caPEM: registry.ca.certificate.pem)
+        return home
+    }
+
+    func gateway(_ home: GatewayHome) throws -> Gateway {
+        var logger = Logger(label: "test.gateway")
+        logger.logLevel = .error
+        return try Gateway(home: home, logger: logger, reconnectPolicy: ReconnectPolicy(initialDelay: .milliseconds(100), maximumDelay: .seconds(1)))
+    }
+
+    /// The unit's broker connection settings, as its gateway uses them.
+    func brokerConfig(_ home: GatewayHome) throws -> AMQPConfiguration {
+        let c = try home.loadConfig()
+        return AMQPConfiguration(host: c.brokerHost, port: c.brokerPort, vhost: c.vhost, user: c.brokerUser,
+                                 password: try home.read(home.brokerSecretFile).trimmingCharacters(in: .whitespacesAndNewlines))
+    }
+
+    func key(_ home: GatewayHome) throws -> (PrivateKey, Certificate) {
+        (try PrivateKey.fromEncryptedPEM(try home.read(home.keyFile), passphrase: try home.passphrase(create: false)),
+         try Certificate(pem: try home.read(home.certificateFile)))
+    }
+
+    func shutdown() async {
+        serverTask?.cancel()
+        _ = await serverTask?.result
+        if let admin = try? TestBroker.admin() {
+            try? await admin.deleteVhost(vhost)
+            for u in users { try? await admin.deleteUser(u) }
+        }
+        try? FileManager.default.removeItem(atPath: dir)
+    }
+}
+
+final class PortBox: @unchecked Sendable {
+    // @unchecked: every access goes through the lock.
+    let lock = NSLock()
+    var port: Int?
+    func set(_ p: Int) { lock.lock(); port = p; lock.unlock() }
+    func get() -> Int? { lock.lock(); defer { lock.unlock() }; return port }
+}
+
+/// A gateway running in this process, stoppable like a service.
+struct RunningGateway {
+    let gateway: Gateway
+    let task: Task<Void, any Error>
+
+    init(_ g: Gateway) {
+        gateway = g
+        task = Task { try await g.run() }
+    }
+
+    func stop() async {
+        task.cancel()
+        _ = await task.result
+    }
+}
