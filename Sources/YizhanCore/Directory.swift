@@ -75,8 +75,10 @@ public enum RegistryAPI {
         public var vhost: String
         public var user: String
         public var password: String
-        public init(host: String, port: Int, vhost: String, user: String, password: String) {
-            self.host = host; self.port = port; self.vhost = vhost; self.user = user; self.password = password
+        /// The broker listener speaks TLS (amqps); the gateway must be given the broker's CA.
+        public var tls: Bool
+        public init(host: String, port: Int, vhost: String, user: String, password: String, tls: Bool) {
+            self.host = host; self.port = port; self.vhost = vhost; self.user = user; self.password = password; self.tls = tls
         }
     }
 

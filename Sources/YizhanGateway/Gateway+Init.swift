@@ -8,7 +8,7 @@ extension Gateway {
     /// the one-time token, and writes the config. `caFingerprint` (SHA-256 of the CA's DER), or a
     /// CA file, pins the anchor without trusting the first answer from the network.
     public static func initialize(home: GatewayHome, unit: String, registry: String, token: String,
-                                  caPEM: String? = nil, caFingerprint: String? = nil) async throws -> GatewayHome.Config {
+                                  caPEM: String? = nil, caFingerprint: String? = nil, brokerCAPEM: String? = nil) async throws -> GatewayHome.Config {
         let code = try UnitCode(unit)
         let fm = FileManager.default
         if fm.fileExists(atPath: home.configFile) { throw YizhanError(.conflict, "a gateway already exists in \(home.path)") }
@@ -18,6 +18,7 @@ extension Gateway {
         if let fp = caFingerprint, fp.lowercased().replacingOccurrences(of: ":", with: "") != anchor.fingerprint {
             throw YizhanError(.untrustedCertificate, "registry CA fingerprint \(anchor.fingerprint) does not match the expected one")
         }
+        if let b = brokerCAPEM { _ = try Certificate(pem: b) }
         let key = try PrivateKey.generateEd25519()
         let enrolled = try await client.enrol(.init(token: token, publicKey: Data(try key.publicKey.spkiDER).base64EncodedString()))
         guard try Certificate(pem: enrolled.caCertificate).der == anchor.der else {
@@ -33,8 +34,13 @@ extension Gateway {
         try home.write(anchor.pem, to: home.anchorFile, secret: false)
         try home.write(cert.pem, to: home.certificateFile, secret: false)
         try home.write(enrolled.broker.password + "\n", to: home.brokerSecretFile, secret: true)
+        if enrolled.broker.tls {
+            guard let b = brokerCAPEM else { throw YizhanError(.configuration, "the broker speaks TLS: give its CA certificate with --broker-ca") }
+            try home.write(b, to: home.brokerCAFile, secret: false)
+        }
         let config = GatewayHome.Config(unit: code.rawValue, name: enrolled.name, registry: registry, brokerHost: enrolled.broker.host,
-                                        brokerPort: enrolled.broker.port, vhost: enrolled.broker.vhost, brokerUser: enrolled.broker.user)
+                                        brokerPort: enrolled.broker.port, vhost: enrolled.broker.vhost, brokerUser: enrolled.broker.user,
+                                        brokerTLS: enrolled.broker.tls)
         let store = try GatewayStore(path: home.database)
         let dir = try await client.directory()
         let d = try SignedDirectory.open(dir, anchor: anchor)

@@ -36,7 +36,8 @@ public final class Gateway: Service, Sendable {
         verifier = InboundVerifier(me: config.unit, anchor: CertificateVerifier(anchor: anchor))
         let password = try home.read(home.brokerSecretFile).trimmingCharacters(in: .whitespacesAndNewlines)
         amqp = AMQPConfiguration(host: config.brokerHost, port: config.brokerPort, vhost: config.vhost, user: config.brokerUser,
-                                 password: password, heartbeatSeconds: 20)
+                                 password: password, heartbeatSeconds: 20,
+                                 tls: config.brokerTLS ? .init(caCertificatePath: home.brokerCAFile) : nil)
         self.reconnectPolicy = reconnectPolicy
     }
 

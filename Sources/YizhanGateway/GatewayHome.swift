@@ -13,6 +13,7 @@ public struct GatewayHome: Sendable {
     public var certificateFile: String { path + "/unit.pem" }
     public var anchorFile: String { path + "/registry-ca.pem" }
     public var brokerSecretFile: String { path + "/broker.secret" }
+    public var brokerCAFile: String { path + "/broker-ca.pem" }
     public var passphraseFile: String { path + "/passphrase" }
     public var database: String { path + "/gateway.sqlite" }
 
@@ -24,13 +25,15 @@ public struct GatewayHome: Sendable {
         public var brokerPort: Int
         public var vhost: String
         public var brokerUser: String
+        /// amqps: the broker's certificate is verified against `broker-ca.pem` in the home.
+        public var brokerTLS: Bool
         /// Seconds between directory refreshes; a cached copy older than `staleAfter` is a loud warning.
         public var directoryRefresh: Int
         public var staleAfter: Int
         public init(unit: String, name: String, registry: String, brokerHost: String, brokerPort: Int, vhost: String, brokerUser: String,
-                    directoryRefresh: Int = 60, staleAfter: Int = 3600) {
+                    brokerTLS: Bool = false, directoryRefresh: Int = 60, staleAfter: Int = 3600) {
             self.unit = unit; self.name = name; self.registry = registry; self.brokerHost = brokerHost; self.brokerPort = brokerPort
-            self.vhost = vhost; self.brokerUser = brokerUser; self.directoryRefresh = directoryRefresh; self.staleAfter = staleAfter
+            self.vhost = vhost; self.brokerUser = brokerUser; self.brokerTLS = brokerTLS; self.directoryRefresh = directoryRefresh; self.staleAfter = staleAfter
         }
     }
 

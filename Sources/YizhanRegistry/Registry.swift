@@ -108,7 +108,7 @@ public struct Registry: Sendable {
         logger.info("unit enrolled", metadata: ["unit": "\(code)", "certificate": "\(cert.serialHex)"])
         return RegistryAPI.Enrolled(code: code, name: unit.name, certificate: cert.pem, caCertificate: ca.certificate.pem,
                                     broker: .init(host: config.amqpHost, port: config.amqpPort, vhost: config.vhost,
-                                                  user: unit.brokerUser, password: password))
+                                                  user: unit.brokerUser, password: password, tls: config.amqpTLS))
     }
 
     /// Builds, signs and stores the next directory version from the current state.

@@ -21,10 +21,11 @@ public struct RegistryHome: Sendable {
         /// Where gateways reach the broker (sent to them at enrolment).
         public var amqpHost: String
         public var amqpPort: Int
+        public var amqpTLS: Bool
         public var listen: String
         public var enrolmentTokenHours: Int
-        public init(name: String, vhost: String, amqpHost: String, amqpPort: Int, listen: String, enrolmentTokenHours: Int = 72) {
-            self.name = name; self.vhost = vhost; self.amqpHost = amqpHost; self.amqpPort = amqpPort
+        public init(name: String, vhost: String, amqpHost: String, amqpPort: Int, amqpTLS: Bool = false, listen: String, enrolmentTokenHours: Int = 72) {
+            self.name = name; self.vhost = vhost; self.amqpHost = amqpHost; self.amqpPort = amqpPort; self.amqpTLS = amqpTLS
             self.listen = listen; self.enrolmentTokenHours = enrolmentTokenHours
         }
     }

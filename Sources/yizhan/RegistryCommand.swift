@@ -13,7 +13,7 @@ struct RegistryCommand: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Create the registry store, its CA key (encrypted) and an administrator token.")
         @OptionGroup var home: HomeOption
         @Option(help: "Registry (and CA) name.") var name = "Yizhan Registry CA"
-        @Option(help: "Broker address given to gateways, amqp://host:port/vhost (no credentials).") var broker = "amqp://127.0.0.1:5672/yizhan"
+        @Option(help: "Broker address given to gateways, amqp://host:port/vhost or amqps://... (no credentials).") var broker = "amqp://127.0.0.1:5672/yizhan"
         @Option(name: .customLong("broker-admin"), help: "RabbitMQ management API with admin credentials, e.g. http://guest:guest@127.0.0.1:15672.")
         var brokerAdmin: String?
         @Option(help: "HTTP listen address for `registry serve`.") var listen = "127.0.0.1:7700"
@@ -33,7 +33,8 @@ struct RegistryCommand: AsyncParsableCommand {
         }
         let vhost = c.path.count > 1 ? String(c.path.dropFirst()) : "yizhan"
         _ = try listenAddress(listen)
-        return RegistryHome.Config(name: name, vhost: vhost, amqpHost: c.host ?? "127.0.0.1", amqpPort: c.port ?? 5672, listen: listen)
+        let tls = c.scheme == "amqps"
+        return RegistryHome.Config(name: name, vhost: vhost, amqpHost: c.host ?? "127.0.0.1", amqpPort: c.port ?? (tls ? 5671 : 5672), amqpTLS: tls, listen: listen)
     }
 
     static func listenAddress(_ s: String) throws -> (String, Int) {

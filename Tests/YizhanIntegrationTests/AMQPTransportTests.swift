@@ -3,6 +3,8 @@ import Logging
 import Synchronization
 import Testing
 import YizhanAMQP
+import YizhanCore
+import YizhanCrypto
 import YizhanRegistry
 
 extension BrokerTests {
@@ -85,6 +87,30 @@ extension BrokerTests {
         try await eventually("a new session after the broker closed the connection") { sessions.load(ordering: .relaxed) >= 2 }
         task.cancel()
         _ = await task.result
+        try await TestBroker.admin().deleteVhost(vhost)
+    }
+
+    /// amqps:// on the broker's TLS listener (Deploy/setup.sh makes its local CA): the broker's
+    /// certificate is verified, hostname included, and a connection under another CA is refused.
+    @Test func tlsConnectionVerifiesTheBroker() async throws {
+        let (vhost, _) = try await Self.scratch()
+        let caPath = TestBroker.tlsCA
+        let config = try AMQPConfiguration(url: "amqps://guest:guest@localhost:5671/\(vhost)", tls: .init(caCertificatePath: caPath))
+        #expect(config.port == 5671 && config.vhost == vhost)
+        let conn = try await AMQPConnection.connect(config)
+        let r = try await conn.publish(exchange: "amq.direct", routingKey: "key", message: AMQPMessage(body: [1], messageID: "tls"))
+        #expect(r == .confirmed)
+        await conn.close()
+
+        let otherCA = NSTemporaryDirectory() + "yizhan-other-ca-\(UUIDv7.make()).pem"
+        try CertificateAuthority.create(name: "Not the broker's CA").certificate.pem.write(toFile: otherCA, atomically: true, encoding: .utf8)
+        defer { try? FileManager.default.removeItem(atPath: otherCA) }
+        do {
+            _ = try await AMQPConnection.connect(try AMQPConfiguration(url: "amqps://guest:guest@localhost:5671/\(vhost)", tls: .init(caCertificatePath: otherCA)))
+            Issue.record("TLS connection under a foreign CA succeeded")
+        } catch let e as AMQPError {
+            #expect(e.kind == .tls)
+        }
         try await TestBroker.admin().deleteVhost(vhost)
     }
 

@@ -73,6 +73,25 @@ extension BrokerTests {
         try storeA.enqueue(draft)
         try await eventually("a good document after the bad ones") { try storeA.outboxEntry(id: draft.id)?.deliveries.first?.state == "delivered" }
         #expect(try gb.gateway.store.inboxCount() == 1)
+
+        // Everything the gateways emitted — documents with and without parts, delivered and
+        // rejected receipts — validates against Schemas/envelope.schema.json.
+        var emitted: [[UInt8]] = []
+        for store in [storeA, gb.gateway.store] {
+            for o in try store.outbox(includeReceipts: true) { emitted.append(try #require(try store.envelopeBytes(id: o.id))) }
+        }
+        emitted += [badParts.bytes, misrouted.bytes]
+        #expect(emitted.count >= 5)
+        let kinds = Set(try emitted.map { try JSONValue.parse($0)["receipt"]?["status"]?.stringValue ?? "document" })
+        #expect(kinds == ["document", "delivered", "rejected"])
+        let errors = try schemaErrors(emitted)
+        #expect(errors.allSatisfy { $0 == nil }, "\(errors.compactMap { $0 })")
+        // Negative control: the validator does reject what the schema forbids.
+        guard case .object(var o) = try JSONValue.parse(emitted[0]) else { Issue.record("not an object"); return }
+        o["unexpected"] = .bool(true)
+        var noSig = o; noSig.removeValue(forKey: "signature"); noSig.removeValue(forKey: "unexpected")
+        let bad = try schemaErrors([JSONValue.object(o).canonicalBytes(), JSONValue.object(noSig).canonicalBytes()])
+        #expect(bad.allSatisfy { $0 != nil })
         await conn.close()
         await gb.stop(); await gaReceipts.stop()
     }

@@ -12,8 +12,9 @@ import YizhanStore
 @Suite(.serialized) struct BrokerTests {}
 
 extension BrokerTests {
-    @Test func documentDeliveredReceiptBackStatesRight() async throws {
-        let net = try await TestNetwork.start()
+    @Test(arguments: [false, true])
+    func documentDeliveredReceiptBackStatesRight(overTLS: Bool) async throws {
+        let net = try await TestNetwork.start(tls: overTLS)
         defer { Task { await net.shutdown() } }
         let a = try randomUnitCode(), b = try randomUnitCode()
         let ha = try await net.enrol(a, name: "武汉市城乡建设委员会"), hb = try await net.enrol(b, name: "武汉市江岸区建设局")
@@ -48,6 +49,7 @@ extension BrokerTests {
         let rb = try #require(try gb.gateway.store.outbox(includeReceipts: true).first { $0.kind == "receipt" })
         let receiptEnvelope = try SignedEnvelope.open(try #require(try gb.gateway.store.envelopeBytes(id: rb.id))).0
         #expect(receiptEnvelope.envelope.receipt?.payloadSha256 == opened.payloadSha256)
+        if overTLS { #expect(try ha.loadConfig().brokerTLS && FileManager.default.fileExists(atPath: ha.brokerCAFile)) }
         await ga.stop(); await gb.stop()
     }
 

@@ -18,6 +18,8 @@ enum TestBroker {
     static var amqpURL: String { ProcessInfo.processInfo.environment["YIZHAN_TEST_BROKER"] ?? "amqp://guest:guest@127.0.0.1:5672" }
     static var adminURL: String { ProcessInfo.processInfo.environment["YIZHAN_TEST_BROKER_ADMIN"] ?? "http://guest:guest@127.0.0.1:15672" }
 
+    static var tlsCA: String { ProcessInfo.processInfo.environment["YIZHAN_TEST_TLS_CA"] ?? "/etc/rabbitmq/yizhan-tls/ca.pem" }
+
     static func admin() throws -> BrokerAdmin { try BrokerAdmin(url: adminURL) }
 
     static func requireRunning() async throws {
@@ -73,12 +75,14 @@ final class TestNetwork: @unchecked Sendable {
     var serverTask: Task<Void, any Error>?
     var users: [String] = []
 
-    static func start() async throws -> TestNetwork {
+    /// `tls`: gateways reach the broker over amqps://localhost:5671 with the local broker CA.
+    static func start(tls: Bool = false) async throws -> TestNetwork {
         try await TestBroker.requireRunning()
         let dir = NSTemporaryDirectory() + "yizhan-test-" + UUIDv7.make()
         let vhost = "yizhan-test-" + UUIDv7.make().suffix(12)
         let home = RegistryHome(dir + "/registry")
-        let token = try await Registry.initialize(home: home, config: .init(name: "Test Registry CA", vhost: vhost, amqpHost: "127.0.0.1", amqpPort: 5672, listen: "127.0.0.1:0"),
+        let token = try await Registry.initialize(home: home, config: .init(name: "Test Registry CA", vhost: vhost, amqpHost: tls ? "localhost" : "127.0.0.1",
+                                                                                  amqpPort: tls ? 5671 : 5672, amqpTLS: tls, listen: "127.0.0.1:0"),
                                                   brokerAdminURL: TestBroker.adminURL)
         var logger = Logger(label: "test.registry")
         logger.logLevel = .warning
@@ -102,7 +106,9 @@ final class TestNetwork: @unchecked Sendable {
         let added = try await admin.addUnit(.init(code: code.rawValue, name: name))
         users.append(added.brokerUser)
         let home = GatewayHome(dir + "/" + code.rawValue)
-        _ = try await Gateway.initialize(home: home, unit: code.rawValue, registry: url, token: added.enrolmentToken, caPEM: registry.ca.certificate.pem)
+        let brokerCA = registry.config.amqpTLS ? try String(contentsOfFile: TestBroker.tlsCA, encoding: .utf8) : nil
+        _ = try await Gateway.initialize(home: home, unit: code.rawValue, registry: url, token: added.enrolmentToken, caPEM: registry.ca.certificate.pem,
+                                         brokerCAPEM: brokerCA)
         return home
     }
 
@@ -116,7 +122,8 @@ final class TestNetwork: @unchecked Sendable {
     func brokerConfig(_ home: GatewayHome) throws -> AMQPConfiguration {
         let c = try home.loadConfig()
         return AMQPConfiguration(host: c.brokerHost, port: c.brokerPort, vhost: c.vhost, user: c.brokerUser,
-                                 password: try home.read(home.brokerSecretFile).trimmingCharacters(in: .whitespacesAndNewlines))
+                                 password: try home.read(home.brokerSecretFile).trimmingCharacters(in: .whitespacesAndNewlines),
+                                 tls: c.brokerTLS ? .init(caCertificatePath: home.brokerCAFile) : nil)
     }
 
     func key(_ home: GatewayHome) throws -> (PrivateKey, Certificate) {
