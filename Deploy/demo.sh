@@ -4,9 +4,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash Deploy/setup.sh
-swift build -c release --product yizhan
+swift build --product yizhan
 if [ $# -gt 0 ]; then
-  exec .build/release/yizhan demo --home "$1" --broker-admin "${YIZHAN_BROKER_ADMIN:-http://guest:guest@127.0.0.1:15672}"
+  exec .build/debug/yizhan demo --home "$1" --broker-admin "${YIZHAN_BROKER_ADMIN:-http://guest:guest@127.0.0.1:15672}"
 else
-  exec .build/release/yizhan demo --broker-admin "${YIZHAN_BROKER_ADMIN:-http://guest:guest@127.0.0.1:15672}"
+  exec .build/debug/yizhan demo --broker-admin "${YIZHAN_BROKER_ADMIN:-http://guest:guest@127.0.0.1:15672}"
 fi
