@@ -44,6 +44,7 @@ let package = Package(
         ], swiftSettings: strict),
         .testTarget(name: "YizhanCoreTests", dependencies: ["YizhanCore"], swiftSettings: strict),
         .testTarget(name: "YizhanCryptoTests", dependencies: ["YizhanCore", "YizhanCrypto"], swiftSettings: strict),
+        .testTarget(name: "YizhanStoreTests", dependencies: ["YizhanCore", "YizhanStore"], swiftSettings: strict),
         .testTarget(name: "YizhanAMQPTests", dependencies: ["YizhanAMQP"], swiftSettings: strict),
         .testTarget(name: "YizhanIntegrationTests", dependencies: [
             "YizhanCore", "YizhanCrypto", "YizhanAMQP", "YizhanStore", "YizhanGateway", "YizhanRegistry",

@@ -85,6 +85,15 @@ extension BrokerTests {
         try await eventually("first session") { sessions.load(ordering: .relaxed) == 1 }
         try TestBroker.rabbitmqctl("close_all_connections", "--vhost", vhost, "yizhan test: reconnect")
         try await eventually("a new session after the broker closed the connection") { sessions.load(ordering: .relaxed) >= 2 }
+        // A broker restart: connecting fails while it is down, then the loop gets back in.
+        try TestBroker.rabbitmqctl("stop_app")
+        do {
+            try await Task.sleep(for: .seconds(1))
+            #expect(sessions.load(ordering: .relaxed) == 2)
+        } catch {}
+        try TestBroker.rabbitmqctl("start_app")
+        try TestBroker.rabbitmqctl("await_startup")
+        try await eventually("a new session after the broker restarted", timeout: .seconds(90)) { sessions.load(ordering: .relaxed) >= 3 }
         task.cancel()
         _ = await task.result
         try await TestBroker.admin().deleteVhost(vhost)

@@ -1,0 +1,87 @@
+import Foundation
+import Testing
+import YizhanCore
+@testable import YizhanStore
+
+/// The gateway store on a real SQLite file: the recipient state machine and duplicate handling.
+@Suite struct GatewayStoreTests {
+    let store: GatewayStore
+    let path: String
+    let b: UnitCode, c: UnitCode
+
+    init() throws {
+        path = NSTemporaryDirectory() + "yizhan-store-\(UUIDv7.make()).sqlite"
+        store = try GatewayStore(path: path)
+        b = try UnitCode.completing("11420100MB7654321")
+        c = try UnitCode.completing("12420100MA4K0000X")
+    }
+
+    func draft(parts: [GatewayStore.PartData] = []) -> GatewayStore.Draft {
+        GatewayStore.Draft(kind: .document, document: DocumentInfo(title: "t"), recipients: [.init(unit: b, role: .main), .init(unit: c, role: .cc)], parts: parts)
+    }
+
+    @Test func statesRunQueuedPublishedDeliveredOrRejected() throws {
+        let d = draft()
+        try store.enqueue(d)
+        #expect(try store.due().isEmpty, "unsigned drafts are not due")
+        #expect(try store.unsigned().map(\.id) == [d.id])
+        try store.markSigned(id: d.id, envelope: Array("{}".utf8), payloadSha256: String(repeating: "0", count: 64))
+        #expect(try store.due().count == 2)
+        try store.recordPublish(documentID: d.id, recipient: b.rawValue, result: .confirmed)
+        try store.recordPublish(documentID: d.id, recipient: c.rawValue, result: .retry(error: "no such recipient", after: 60))
+        var e = try #require(try store.outboxEntry(id: d.id))
+        #expect(e.deliveries.map(\.state) == ["published", "queued"])
+        #expect(e.deliveries[1].lastError == "no such recipient" && e.deliveries[1].attempts == 1)
+        #expect(try store.due().isEmpty, "the retried copy waits for its backoff")
+        #expect(try store.due(now: Date().addingTimeInterval(61)).count == 1)
+
+        let ok = ReceiptInfo(status: .delivered, document: d.id, payloadSha256: String(repeating: "0", count: 64))
+        let receiptID = UUIDv7.make()
+        try store.applyReceipt(id: receiptID, from: b.rawValue, receipt: ok, envelope: [1])
+        try store.applyReceipt(id: receiptID, from: b.rawValue, receipt: ok, envelope: [1]) // a resent receipt changes nothing
+        let no = ReceiptInfo(status: .rejected, document: d.id, payloadSha256: "", reason: "not-addressed", detail: "x")
+        try store.applyReceipt(id: UUIDv7.make(), from: c.rawValue, receipt: no, envelope: [2])
+        e = try #require(try store.outboxEntry(id: d.id))
+        #expect(e.deliveries.map(\.state) == ["delivered", "rejected"])
+        #expect(e.deliveries[1].reason == "not-addressed: x")
+        #expect(try store.receipts(documentID: d.id).count == 2)
+        // A late confirm never moves a delivered copy back.
+        try store.recordPublish(documentID: d.id, recipient: b.rawValue, result: .confirmed)
+        #expect(try store.outboxEntry(id: d.id)?.deliveries.first?.state == "delivered")
+    }
+
+    @Test func duplicateDeliveryIsNotStoredTwiceAndItsReceiptIsQueuedAgain() throws {
+        let a = try UnitCode.completing("11420100MB1234567")
+        let env = Envelope(kind: .document, sender: a, recipients: [.init(unit: b, role: .main)], created: Timestamp.format(Date()), document: DocumentInfo(title: "t"))
+        let receipt = GatewayStore.SignedReceipt(id: UUIDv7.make(), to: a.rawValue,
+                                                 receipt: ReceiptInfo(status: .delivered, document: env.id, payloadSha256: String(repeating: "1", count: 64)),
+                                                 envelope: [9], payloadSha256: String(repeating: "2", count: 64))
+        let incoming = GatewayStore.Incoming(envelope: env, bytes: [7], payloadSha256: String(repeating: "1", count: 64), onBehalfOf: nil, parts: [])
+        #expect(try store.receive(incoming, receipt: receipt) == .stored)
+        try store.recordPublish(documentID: receipt.id, recipient: a.rawValue, result: .confirmed)
+        let again = GatewayStore.SignedReceipt(id: UUIDv7.make(), to: a.rawValue, receipt: receipt.receipt, envelope: [9], payloadSha256: receipt.payloadSha256)
+        #expect(try store.receive(incoming, receipt: again) == .duplicate(receiptID: receipt.id))
+        #expect(try store.inboxCount() == 1)
+        // The original receipt (same id) is due again; the second one was never stored.
+        #expect(try store.due().map(\.documentID) == [receipt.id])
+        #expect(try store.outbox(includeReceipts: true).count == 1)
+    }
+
+    @Test func schemaRefusesHalfRecords() throws {
+        // A part whose bytes disagree with its declared size violates a CHECK constraint: nothing is stored.
+        let bad = GatewayStore.PartData(name: "p", mediaType: "text/plain", data: [1, 2, 3], sha256: "short")
+        #expect(throws: (any Error).self) { try store.enqueue(draft(parts: [bad])) }
+        #expect(try store.outbox().isEmpty)
+        #expect(throws: YizhanError.self) {
+            try store.enqueue(GatewayStore.Draft(kind: .document, document: DocumentInfo(title: "t"), recipients: [], parts: []))
+        }
+    }
+
+    @Test func directoryCacheNeverGoesBack() throws {
+        try store.cacheDirectory(version: 5, signed: [5])
+        try store.cacheDirectory(version: 3, signed: [3])
+        #expect(try store.cachedDirectory()?.version == 5)
+        try store.cacheDirectory(version: 6, signed: [6])
+        #expect(try store.cachedDirectory()?.signed == [6])
+    }
+}
