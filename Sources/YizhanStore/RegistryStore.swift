@@ -112,12 +112,14 @@ public struct RegistryStore: Sendable {
             let rows = code == nil
                 ? try Row.fetchAll(db, sql: "SELECT * FROM certificates ORDER BY issued_at")
                 : try Row.fetchAll(db, sql: "SELECT * FROM certificates WHERE code = ? ORDER BY issued_at", arguments: [code])
-            return rows.map {
-                CertificateRecord(serial: $0["serial"], code: $0["code"], fingerprint: $0["fingerprint"], der: Array(($0["der"] as Data?) ?? Data()),
-                                  notBefore: Date(timeIntervalSince1970: $0["not_before"]), notAfter: Date(timeIntervalSince1970: $0["not_after"]),
-                                  revokedAt: ($0["revoked_at"] as Double?).map { Date(timeIntervalSince1970: $0) })
-            }
+            return rows.map(Self.certificate)
         }
+    }
+
+    static func certificate(_ r: Row) -> CertificateRecord {
+        CertificateRecord(serial: r["serial"], code: r["code"], fingerprint: r["fingerprint"], der: Array((r["der"] as Data?) ?? Data()),
+                          notBefore: Date(timeIntervalSince1970: r["not_before"]), notAfter: Date(timeIntervalSince1970: r["not_after"]),
+                          revokedAt: (r["revoked_at"] as Double?).map { Date(timeIntervalSince1970: $0) })
     }
 
     public func revokeCertificate(serial: String, reason: String, actor: String, now: Date = Date()) throws {
@@ -140,11 +142,7 @@ public struct RegistryStore: Sendable {
         try writer.write { db in
             let version = (try Int.fetchOne(db, sql: "SELECT MAX(version) FROM directory") ?? 0) + 1
             let units = try Row.fetchAll(db, sql: "SELECT * FROM units ORDER BY code").map { try unit(db, $0) }
-            let certs = try Row.fetchAll(db, sql: "SELECT * FROM certificates ORDER BY issued_at").map {
-                CertificateRecord(serial: $0["serial"], code: $0["code"], fingerprint: $0["fingerprint"], der: Array(($0["der"] as Data?) ?? Data()),
-                                  notBefore: Date(timeIntervalSince1970: $0["not_before"]), notAfter: Date(timeIntervalSince1970: $0["not_after"]),
-                                  revokedAt: ($0["revoked_at"] as Double?).map { Date(timeIntervalSince1970: $0) })
-            }
+            let certs = try Row.fetchAll(db, sql: "SELECT * FROM certificates ORDER BY issued_at").map(Self.certificate)
             let signed = try build(version, units, certs)
             try db.execute(sql: "INSERT INTO directory (version, issued_at, signed) VALUES (?, ?, ?)", arguments: [version, now.storeTime, Data(signed)])
             return version
