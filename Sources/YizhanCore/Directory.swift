@@ -1,3 +1,5 @@
+import Foundation
+
 /// The registry's signed snapshot of the network: who exists, under which name, with which
 /// broker user and certificates, and which certificates are revoked.
 public struct Directory: Codable, Sendable, Equatable {
@@ -21,11 +23,30 @@ public struct Directory: Codable, Sendable, Equatable {
     public var version: Int
     public var issued: String
     public var units: [Entry]
-    /// Serial numbers (upper-case hex) of revoked certificates.
-    public var revoked: [String]
+    /// Revoked certificates, with when and why.
+    public var revoked: [Revocation]
     public var signature: Envelope.Signature?
 
-    public init(version: Int, issued: String, units: [Entry], revoked: [String]) {
+    /// A certificate revoked from `at`. For `superseded` (rename), `merged` and `deregistered`,
+    /// signatures made before `at` stay valid; for any other reason the certificate is refused outright.
+    public struct Revocation: Codable, Sendable, Equatable {
+        public var serial: String
+        public var at: String
+        public var reason: String
+        public init(serial: String, at: String, reason: String) { self.serial = serial; self.at = at; self.reason = reason }
+
+        public static let orderlyReasons: Set<String> = ["superseded", "merged", "deregistered"]
+
+        /// Whether a signature dated `signedAt` by this certificate is refused.
+        public func refuses(signedAt: Date?) -> Bool {
+            guard Self.orderlyReasons.contains(reason), let signedAt, let at = Timestamp.parse(at) else { return true }
+            return signedAt >= at
+        }
+    }
+
+    public func revocation(serial: String) -> Revocation? { revoked.first { $0.serial == serial } }
+
+    public init(version: Int, issued: String, units: [Entry], revoked: [Revocation]) {
         self.spec = 1; self.version = version; self.issued = issued; self.units = units; self.revoked = revoked
     }
 
@@ -88,9 +109,66 @@ public enum RegistryAPI {
         public var certificate: String
         public var caCertificate: String
         public var broker: Broker
-        public init(code: String, name: String, certificate: String, caCertificate: String, broker: Broker) {
+        /// The unit's own credential for the registry API (`<id>.<secret>`): reads its records, files its roster.
+        public var registryToken: String
+        public init(code: String, name: String, certificate: String, caCertificate: String, broker: Broker, registryToken: String) {
             self.code = code; self.name = name; self.certificate = certificate; self.caCertificate = caCertificate; self.broker = broker
+            self.registryToken = registryToken
         }
+    }
+
+    /// A unit's application to join (`yizhan unit apply`).
+    public struct Apply: Codable, Sendable {
+        public var code: String
+        public var name: String
+        public var parent: String?
+        public var contact: String
+        public var head: String
+        public var reason: String
+        public init(code: String, name: String, parent: String?, contact: String, head: String, reason: String) {
+            self.code = code; self.name = name; self.parent = parent; self.contact = contact; self.head = head; self.reason = reason
+        }
+    }
+
+    public struct Applied: Codable, Sendable {
+        public var id: String
+        /// Lets the applicant read the decision (and its reason) and cancel while pending.
+        public var applicantSecret: String
+        public init(id: String, applicantSecret: String) { self.id = id; self.applicantSecret = applicantSecret }
+    }
+
+    /// A lifecycle request: rename (`name`, `effective`), merge (`units` into `into`), deregister (`transferTo`).
+    public struct LifecycleRequest: Codable, Sendable {
+        public var kind: String
+        public var unit: String?
+        public var units: [String]?
+        public var name: String?
+        public var into: String?
+        public var transferTo: String?
+        public var effective: String?
+        public var reason: String?
+        public init(kind: String, unit: String? = nil, units: [String]? = nil, name: String? = nil, into: String? = nil, transferTo: String? = nil, effective: String? = nil, reason: String? = nil) {
+            self.kind = kind; self.unit = unit; self.units = units; self.name = name; self.into = into; self.transferTo = transferTo; self.effective = effective; self.reason = reason
+        }
+    }
+
+    public struct Decision: Codable, Sendable {
+        public var reason: String?
+        public init(reason: String?) { self.reason = reason }
+    }
+
+    /// The answer to approve: the request, and for an application the enrolment token (shown once).
+    public struct Decided: Codable, Sendable {
+        public var request: JSONValue
+        public var added: AddedUnit?
+        public init(request: JSONValue, added: AddedUnit?) { self.request = request; self.added = added }
+    }
+
+    public struct RosterEntry: Codable, Sendable {
+        public var account: String
+        public var name: String
+        public var role: String
+        public init(account: String, name: String, role: String) { self.account = account; self.name = name; self.role = role }
     }
 
     public struct Problem: Codable, Sendable {

@@ -22,8 +22,10 @@ public struct YizhanError: Error, Sendable, Equatable, CustomStringConvertible {
         public static let invalidArgument = Code(rawValue: "invalid-argument")
         public static let configuration = Code(rawValue: "configuration")
         public static let unauthorized = Code(rawValue: "unauthorized")
+        public static let forbidden = Code(rawValue: "forbidden")
         public static let conflict = Code(rawValue: "conflict")
         public static let remote = Code(rawValue: "remote")
+        public static let retired = Code(rawValue: "retired")
     }
 
     public let code: Code

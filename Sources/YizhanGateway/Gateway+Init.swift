@@ -34,6 +34,7 @@ extension Gateway {
         try home.write(anchor.pem, to: home.anchorFile, secret: false)
         try home.write(cert.pem, to: home.certificateFile, secret: false)
         try home.write(enrolled.broker.password + "\n", to: home.brokerSecretFile, secret: true)
+        try home.write(enrolled.registryToken + "\n", to: home.registryTokenFile, secret: true)
         if enrolled.broker.tls {
             guard let b = brokerCAPEM else { throw YizhanError(.configuration, "the broker speaks TLS: give its CA certificate with --broker-ca") }
             try home.write(b, to: home.brokerCAFile, secret: false)

@@ -10,7 +10,15 @@ extension Gateway {
     func sendLoop(_ conn: AMQPConnection) async throws {
         while !Task.isCancelled {
             try signPending()
-            let due = try store.due(limit: 256)
+            var due = try store.due(limit: 256)
+            // A deregistered unit gets nothing: refuse at the sender, with the reason, never drop.
+            if let dir = await directory.current {
+                let gone = due.filter { dir.entry($0.recipient)?.status == .deregistered }
+                for d in gone {
+                    try store.refuse(documentID: d.documentID, recipient: d.recipient, reason: "unit \(d.recipient) is deregistered")
+                }
+                if !gone.isEmpty { due.removeAll { d in gone.contains { $0.documentID == d.documentID && $0.recipient == d.recipient } } }
+            }
             if due.isEmpty {
                 await doorbell.wait(timeout: .milliseconds(250))
                 continue
@@ -55,19 +63,25 @@ extension Gateway {
     }
 
     func signPending() throws {
+        let id = identity.withLock { $0 }
+        if id.revoked {
+            logger.warning("signing paused: this unit's certificate is revoked and no replacement is installed yet")
+            return
+        }
         for u in try store.unsigned() {
-            var e = Envelope(id: u.id, kind: u.kind, sender: try UnitCode(config.unit), senderName: config.name, recipients: u.recipients,
+            var e = Envelope(id: u.id, kind: u.kind, sender: try UnitCode(config.unit), senderName: id.name, recipients: u.recipients,
                              created: Timestamp.format(u.createdAt), inReplyTo: u.inReplyTo, document: u.document, parts: u.parts)
             e.signature = nil
-            let signed = try SignedEnvelope.sign(e, key: key, certificate: certificate)
+            let signed = try SignedEnvelope.sign(e, key: key, certificate: id.certificate)
             try store.markSigned(id: u.id, envelope: signed.bytes, payloadSha256: signed.payloadSha256)
         }
     }
 
     func makeReceipt(to unit: UnitCode, receipt: ReceiptInfo) throws -> GatewayStore.SignedReceipt {
-        let e = Envelope(kind: .receipt, sender: try UnitCode(config.unit), senderName: config.name, recipients: [.init(unit: unit, role: .main)],
+        let id = identity.withLock { $0 }
+        let e = Envelope(kind: .receipt, sender: try UnitCode(config.unit), senderName: id.name, recipients: [.init(unit: unit, role: .main)],
                          created: Timestamp.format(Date()), inReplyTo: receipt.document, receipt: receipt)
-        let s = try SignedEnvelope.sign(e, key: key, certificate: certificate)
+        let s = try SignedEnvelope.sign(e, key: key, certificate: id.certificate)
         return GatewayStore.SignedReceipt(id: e.id, to: unit.rawValue, receipt: receipt, envelope: s.bytes, payloadSha256: s.payloadSha256)
     }
 

@@ -1,6 +1,7 @@
 import Foundation
 import Logging
 import ServiceLifecycle
+import Synchronization
 import YizhanAMQP
 import YizhanCore
 import YizhanCrypto
@@ -14,8 +15,11 @@ public final class Gateway: Service, Sendable {
     public let store: GatewayStore
     public let directory: DirectoryCache
     let key: PrivateKey
-    let certificate: Certificate
+    /// The signing certificate and the unit's current name; replaced after a rename.
+    let identity: Mutex<Identity>
     let verifier: InboundVerifier
+    let registry: RegistryClient
+    let anchor: Certificate
     let amqp: AMQPConfiguration
     let logger: Logger
     let doorbell = Doorbell()
@@ -28,7 +32,11 @@ public final class Gateway: Service, Sendable {
         l[metadataKey: "unit"] = "\(config.unit)"
         self.logger = l
         let anchor = try Certificate(pem: try home.read(home.anchorFile))
-        certificate = try Certificate(pem: try home.read(home.certificateFile))
+        self.anchor = anchor
+        let certificate = try Certificate(pem: try home.read(home.certificateFile))
+        identity = Mutex(Identity(certificate: certificate, name: config.name))
+        let token = try? home.read(home.registryTokenFile).trimmingCharacters(in: .whitespacesAndNewlines)
+        registry = RegistryClient(base: config.registry, adminToken: token)
         key = try PrivateKey.fromEncryptedPEM(try home.read(home.keyFile), passphrase: try home.passphrase(create: false))
         store = try GatewayStore(path: home.database)
         directory = try DirectoryCache(store: store, anchor: anchor, client: RegistryClient(base: config.registry),
@@ -46,9 +54,10 @@ public final class Gateway: Service, Sendable {
     public func run() async throws {
         logger.info("gateway starting", metadata: ["broker": "\(amqp)", "registry": "\(config.registry)"])
         await directory.refresh()
+        try await follow(await directory.current)
         try await cancelWhenGracefulShutdown {
             try await withThrowingTaskGroup(of: Void.self) { g in
-                g.addTask { await self.directoryLoop() }
+                g.addTask { try await self.directoryLoop() }
                 g.addTask {
                     try await withReconnection(self.amqp, policy: self.reconnectPolicy, logger: self.logger) { conn in
                         try await self.session(conn)
@@ -61,19 +70,22 @@ public final class Gateway: Service, Sendable {
         logger.info("gateway stopped")
     }
 
-    func directoryLoop() async {
+    func directoryLoop() async throws {
         while !Task.isCancelled {
             do { try await Task.sleep(for: .seconds(config.directoryRefresh)) } catch { return }
             await directory.refresh()
+            try await follow(await directory.current)
         }
     }
 
     /// One broker connection's worth of work; throws when the connection is lost.
     func session(_ conn: AMQPConnection) async throws {
         let deliveries = try await conn.consume(queue: "yizhan.unit.\(config.unit)", prefetch: 64)
+        let events = try await conn.consume(queue: "yizhan.events.\(config.unit)", prefetch: 16)
         logger.info("connected", metadata: ["queue": "yizhan.unit.\(config.unit)"])
         try await withThrowingTaskGroup(of: Void.self) { g in
             g.addTask { try await self.receiveLoop(conn, deliveries) }
+            g.addTask { try await self.eventLoop(conn, events) }
             g.addTask { try await self.sendLoop(conn) }
             try await g.next()
             g.cancelAll()

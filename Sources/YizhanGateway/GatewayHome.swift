@@ -14,6 +14,7 @@ public struct GatewayHome: Sendable {
     public var anchorFile: String { path + "/registry-ca.pem" }
     public var brokerSecretFile: String { path + "/broker.secret" }
     public var brokerCAFile: String { path + "/broker-ca.pem" }
+    public var registryTokenFile: String { path + "/registry.token" }
     public var passphraseFile: String { path + "/passphrase" }
     public var database: String { path + "/gateway.sqlite" }
 

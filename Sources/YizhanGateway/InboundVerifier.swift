@@ -55,8 +55,10 @@ struct InboundVerifier: Sendable {
         guard let dir else {
             return .failure(Rejected(code: .unknownSender, detail: "no registry directory available", identified: nil, claimedSender: sender))
         }
-        if dir.revoked.contains(cert.serialHex) {
-            return .failure(Rejected(code: .revokedCertificate, detail: "certificate \(cert.serialHex) is revoked", identified: nil, claimedSender: sender))
+        // A certificate retired in an orderly way (rename, merger, deregistration) still covers what
+        // it signed before; one revoked for any other reason covers nothing.
+        if let rev = dir.revocation(serial: cert.serialHex), rev.refuses(signedAt: Timestamp.parse(e.created)) {
+            return .failure(Rejected(code: .revokedCertificate, detail: "certificate \(cert.serialHex) is revoked since \(rev.at) (\(rev.reason))", identified: nil, claimedSender: sender))
         }
         // 5. The certificate speaks for the sender it claims.
         guard cert.commonName == sender else {
@@ -72,10 +74,16 @@ struct InboundVerifier: Sendable {
         // 7. Addressed to this unit, or to a unit this one succeeds.
         var onBehalfOf: String? = nil
         if !e.recipients.contains(where: { $0.unit.rawValue == me }) {
-            guard let r = e.recipients.first(where: { dir.chainOfSuccessors(from: $0.unit.rawValue).contains(me) }) else {
+            func successorOf(_ d: Directory) -> String? {
+                e.recipients.first(where: { d.chainOfSuccessors(from: $0.unit.rawValue).contains(me) })?.unit.rawValue
+            }
+            // A merger may be seconds old: look at a fresh directory before refusing.
+            var found = successorOf(dir)
+            if found == nil, let fresh = await directory(true) { found = successorOf(fresh) }
+            guard let found else {
                 return .failure(Rejected(code: .notAddressed, detail: "\(me) is not among the recipients", identified: signed, claimedSender: sender))
             }
-            onBehalfOf = r.unit.rawValue
+            onBehalfOf = found
         }
         // 8. Every part present with the signed size and digest.
         guard parts.count == e.parts.count else {

@@ -50,6 +50,26 @@ public struct RegistryClient: Sendable {
         try JSONValue.parse(try await call("GET", "/v1/units")).arrayValue ?? []
     }
 
+    public func certificatePEM(unit code: String) async throws -> String {
+        String(decoding: try await call("GET", "/v1/units/\(code)/certificate"), as: UTF8.self)
+    }
+
+    public func post(_ path: String, _ body: JSONValue) async throws -> JSONValue {
+        try JSONValue.parse(try await call("POST", path, body: body.canonicalBytes()))
+    }
+
+    public func put(_ path: String, _ body: JSONValue) async throws -> JSONValue {
+        try JSONValue.parse(try await call("PUT", path, body: body.canonicalBytes()))
+    }
+
+    public func get(_ path: String) async throws -> JSONValue {
+        try JSONValue.parse(try await call("GET", path))
+    }
+
+    public func delete(_ path: String) async throws -> JSONValue {
+        try JSONValue.parse(try await call("DELETE", path))
+    }
+
     public func unit(_ code: String) async throws -> JSONValue {
         try JSONValue.parse(try await call("GET", "/v1/units/\(code)"))
     }

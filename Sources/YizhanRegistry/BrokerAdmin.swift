@@ -59,6 +59,53 @@ public struct BrokerAdmin: Sendable {
         try expect(try await http.json("POST", "/api/bindings/\(vhost.pathSegment)/e/\(exchange.pathSegment)/q/\(queue.pathSegment)", body), "binding \(exchange)→\(queue)")
     }
 
+    public func unbind(vhost: String, exchange: String, queue: String, routingKey: String) async throws {
+        // Without arguments a binding's properties key is its routing key.
+        try expect(try await http.request("DELETE", "/api/bindings/\(vhost.pathSegment)/e/\(exchange.pathSegment)/q/\(queue.pathSegment)/\(routingKey.pathSegment)"),
+                   "unbind \(queue)", ok: [200, 204, 404])
+    }
+
+    public func deletePermissions(vhost: String, user: String) async throws {
+        try expect(try await http.request("DELETE", "/api/permissions/\(vhost.pathSegment)/\(user.pathSegment)"), "delete permissions of \(user)", ok: [200, 204, 404])
+    }
+
+    /// Moves everything waiting in `from` to `to` once, then the shovel deletes itself.
+    public func shovelQueue(vhost: String, name: String, from: String, to: String) async throws {
+        let uri = "amqp:///" + vhost.pathSegment
+        let value = JSONValue.object([
+            "src-protocol": .string("amqp091"), "src-uri": .string(uri), "src-queue": .string(from),
+            "dest-protocol": .string("amqp091"), "dest-uri": .string(uri), "dest-queue": .string(to),
+            "ack-mode": .string("on-confirm"), "src-delete-after": .string("queue-length"),
+        ])
+        try expect(try await http.json("PUT", "/api/parameters/shovel/\(vhost.pathSegment)/\(name.pathSegment)", JSONValue.object(["value": value])), "shovel \(from)→\(to)")
+    }
+
+    public func shovels(vhost: String) async throws -> [JSONValue] {
+        let r = try await http.request("GET", "/api/shovels/\(vhost.pathSegment)")
+        try expect(r, "shovels", ok: [200])
+        return try JSONValue.parse(r.body).arrayValue ?? []
+    }
+
+    /// Publishes one message through the management API (used for registry events).
+    public func publish(vhost: String, exchange: String, routingKey: String, payload: String, type: String) async throws {
+        let body = JSONValue.object([
+            "properties": .object(["delivery_mode": .number(2), "content_type": .string("application/json"), "type": .string(type)]),
+            "routing_key": .string(routingKey), "payload": .string(payload), "payload_encoding": .string("string"),
+        ])
+        try expect(try await http.json("POST", "/api/exchanges/\(vhost.pathSegment)/\(exchange.pathSegment)/publish", body), "publish to \(exchange)", ok: [200])
+    }
+
+    /// Closes every connection of `user` (a retired unit's gateway must not keep one).
+    public func closeConnections(user: String) async throws {
+        let r = try await http.request("GET", "/api/connections")
+        try expect(r, "connections", ok: [200])
+        for c in try JSONValue.parse(r.body).arrayValue ?? [] where c["user"]?.stringValue == user {
+            if let name = c["name"]?.stringValue {
+                _ = try await http.request("DELETE", "/api/connections/\(name.pathSegment)")
+            }
+        }
+    }
+
     /// Names of the client connections open on a vhost (the management API's view).
     public func connections(vhost: String) async throws -> [String] {
         let r = try await http.request("GET", "/api/vhosts/\(vhost.pathSegment)/connections")

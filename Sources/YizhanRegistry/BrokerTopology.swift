@@ -56,6 +56,35 @@ public struct BrokerTopology: Sendable {
                                        read: "^yizhan\\.(unit|events)\\.\(code)$")
     }
 
+    /// Routes a retiring unit's traffic: its routing key to `successor`'s queue (merger) or
+    /// nowhere (deregistration), and whatever waits in its queue to the successor's queue.
+    /// Every step is idempotent, so a registry killed half-way finishes on restart.
+    public func retire(unit code: String, successor: String, keepRouting: Bool) async throws {
+        if keepRouting {
+            try await admin.bind(vhost: vhost, exchange: Self.documentsExchange, queue: Self.unitQueue(successor), routingKey: code)
+        }
+        try await admin.unbind(vhost: vhost, exchange: Self.documentsExchange, queue: Self.unitQueue(code), routingKey: code)
+        if try await admin.queue(vhost: vhost, name: Self.unitQueue(code)) != nil {
+            try await admin.shovelQueue(vhost: vhost, name: "yizhan-move-\(code)", from: Self.unitQueue(code), to: Self.unitQueue(successor))
+        }
+    }
+
+    /// A merged unit's user keeps existing but can do nothing; a deregistered unit's is deleted.
+    public func disableUser(unit code: String, delete: Bool) async throws {
+        let user = Self.brokerUser(code)
+        if delete {
+            try await admin.deleteUser(user)
+        } else {
+            try await admin.deletePermissions(vhost: vhost, user: user)
+            try await admin.putUser(user, password: nil)
+        }
+        try await admin.closeConnections(user: user)
+    }
+
+    public func publishEvent(_ event: JSONValue) async throws {
+        try await admin.publish(vhost: vhost, exchange: Self.registryExchange, routingKey: "", payload: event.canonicalString(), type: "yizhan.registry.event.v1")
+    }
+
     /// Sets a fresh broker password for a unit at enrolment and returns it (shown once).
     public func issuePassword(unit code: String, password: String) async throws {
         try await admin.putUser(Self.brokerUser(code), password: password)

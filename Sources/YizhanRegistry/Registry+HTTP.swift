@@ -29,27 +29,149 @@ extension Registry {
         router.get("/v1/units") { req, _ in
             try await Self.guarded {
                 _ = try registry.authorize(bearer: Self.bearer(req))
-                return Self.json(.ok, try JSONValue.from(try registry.store.units()).canonicalBytes())
+                return try Self.json(.ok, registry.store.units())
             }
         }
         router.get("/v1/units/:code") { req, ctx in
             try await Self.guarded {
-                _ = try registry.authorize(bearer: Self.bearer(req))
                 let code = ctx.parameters.get("code") ?? ""
+                _ = try registry.authorize(bearer: Self.bearer(req), unit: code)
                 guard let u = try registry.store.unit(code: code) else { throw YizhanError(.notFound, "no unit \(code)") }
-                return Self.json(.ok, try JSONValue.from(u).canonicalBytes())
+                return try Self.json(.ok, u)
+            }
+        }
+        router.get("/v1/units/:code/names") { req, ctx in
+            try await Self.guarded {
+                let code = ctx.parameters.get("code") ?? ""
+                _ = try registry.authorize(bearer: Self.bearer(req), unit: code)
+                return try Self.json(.ok, registry.store.names(code: code))
+            }
+        }
+        router.get("/v1/units/:code/certificate") { req, ctx in
+            try await Self.guarded {
+                let code = ctx.parameters.get("code") ?? ""
+                _ = try registry.authorize(bearer: Self.bearer(req), unit: code)
+                return Response(status: .ok, headers: [.contentType: "application/x-pem-file"],
+                                body: .init(byteBuffer: ByteBuffer(string: try registry.currentCertificate(code: code))))
+            }
+        }
+        router.get("/v1/units/:code/roster") { req, ctx in
+            try await Self.guarded {
+                let code = ctx.parameters.get("code") ?? ""
+                _ = try registry.authorize(bearer: Self.bearer(req), unit: code)
+                return try Self.json(.ok, registry.store.roster(code: code))
+            }
+        }
+        router.put("/v1/units/:code/roster") { req, ctx in
+            try await Self.guarded {
+                let code = ctx.parameters.get("code") ?? ""
+                let p = try registry.authorize(bearer: Self.bearer(req), unit: code)
+                let entries: [RegistryAPI.RosterEntry] = try await Self.decode(req)
+                for e in entries where e.account.isEmpty || e.name.isEmpty || e.role.isEmpty {
+                    throw YizhanError(.invalidArgument, "every roster entry needs account, name and role")
+                }
+                try registry.store.fileRoster(code: code, entries: entries.map { .init(account: $0.account, name: $0.name, role: $0.role) }, by: p.actor)
+                return try Self.json(.ok, registry.store.roster(code: code))
+            }
+        }
+        router.get("/v1/names") { req, _ in
+            try await Self.guarded {
+                _ = try registry.authorize(bearer: Self.bearer(req))
+                let q = req.uri.queryParameters.get("q") ?? ""
+                guard !q.isEmpty else { throw YizhanError(.invalidArgument, "give ?q=part of a name") }
+                return try Self.json(.ok, registry.store.searchNames(q))
+            }
+        }
+        router.post("/v1/certificates/:serial/revoke") { req, ctx in
+            try await Self.guarded {
+                let actor = try registry.authorize(bearer: Self.bearer(req))
+                let body: RegistryAPI.Decision = try await Self.decode(req)
+                try await registry.revoke(serial: ctx.parameters.get("serial") ?? "", reason: body.reason ?? "", actor: actor)
+                return try Self.json(.ok, JSONValue.object(["revoked": .bool(true)]))
             }
         }
         router.get("/v1/audit") { req, _ in
             try await Self.guarded {
                 _ = try registry.authorize(bearer: Self.bearer(req))
-                return Self.json(.ok, try JSONValue.from(try registry.store.auditLog()).canonicalBytes())
+                return try Self.json(.ok, registry.store.auditLog())
+            }
+        }
+        router.get("/v1/audit/verify") { req, _ in
+            try await Self.guarded {
+                _ = try registry.authorize(bearer: Self.bearer(req))
+                return try Self.json(.ok, registry.store.verifyAudit().map(\.description))
             }
         }
         router.post("/v1/enrol") { req, _ in
             try await Self.guarded {
                 let body: RegistryAPI.Enrol = try await Self.decode(req)
                 return Self.json(.ok, try JSONValue.from(try await registry.enrol(body)).canonicalBytes())
+            }
+        }
+        router.post("/v1/applications") { req, _ in
+            try await Self.guarded {
+                let body: RegistryAPI.Apply = try await Self.decode(req)
+                let (r, secret) = try registry.apply(body)
+                return try Self.json(.created, RegistryAPI.Applied(id: r.id, applicantSecret: secret))
+            }
+        }
+        router.get("/v1/applications/:id") { req, ctx in
+            try await Self.guarded {
+                let id = ctx.parameters.get("id") ?? ""
+                if let p = try? registry.principal(bearer: Self.bearer(req)), case .admin = p {
+                    guard let r = try registry.store.request(id: id) else { throw YizhanError(.notFound, "no application \(id)") }
+                    return try Self.json(.ok, r)
+                }
+                return try Self.json(.ok, registry.application(id: id, secret: Self.bearer(req) ?? ""))
+            }
+        }
+        router.delete("/v1/applications/:id") { req, ctx in
+            try await Self.guarded {
+                let id = ctx.parameters.get("id") ?? ""
+                var actor = "applicant"
+                if let p = try? registry.principal(bearer: Self.bearer(req)), case .admin = p { actor = p.actor } else {
+                    _ = try registry.application(id: id, secret: Self.bearer(req) ?? "")
+                }
+                try registry.store.cancel(id: id, by: actor, reason: "cancelled by the \(actor == "applicant" ? "applicant" : "administrator")")
+                return try Self.json(.ok, registry.store.request(id: id))
+            }
+        }
+        router.get("/v1/requests") { req, _ in
+            try await Self.guarded {
+                _ = try registry.authorize(bearer: Self.bearer(req))
+                return try Self.json(.ok, registry.store.requests(state: req.uri.queryParameters.get("state").map { String($0) }))
+            }
+        }
+        router.post("/v1/requests") { req, _ in
+            try await Self.guarded {
+                let actor = try registry.authorize(bearer: Self.bearer(req))
+                let body: RegistryAPI.LifecycleRequest = try await Self.decode(req)
+                return try Self.json(.created, registry.request(body, actor: actor))
+            }
+        }
+        router.post("/v1/requests/:id/approve") { req, ctx in
+            try await Self.guarded {
+                let actor = try registry.authorize(bearer: Self.bearer(req))
+                let body: RegistryAPI.Decision = (try? await Self.decode(req)) ?? RegistryAPI.Decision(reason: nil)
+                let (r, added) = try await registry.decide(id: ctx.parameters.get("id") ?? "", approve: true, actor: actor, reason: body.reason)
+                return try Self.json(.ok, RegistryAPI.Decided(request: try JSONValue.from(r), added: added))
+            }
+        }
+        router.post("/v1/requests/:id/reject") { req, ctx in
+            try await Self.guarded {
+                let actor = try registry.authorize(bearer: Self.bearer(req))
+                let body: RegistryAPI.Decision = try await Self.decode(req)
+                let (r, _) = try await registry.decide(id: ctx.parameters.get("id") ?? "", approve: false, actor: actor, reason: body.reason)
+                return try Self.json(.ok, RegistryAPI.Decided(request: try JSONValue.from(r), added: nil))
+            }
+        }
+        router.post("/v1/requests/:id/cancel") { req, ctx in
+            try await Self.guarded {
+                let actor = try registry.authorize(bearer: Self.bearer(req))
+                let body: RegistryAPI.Decision = (try? await Self.decode(req)) ?? RegistryAPI.Decision(reason: nil)
+                let id = ctx.parameters.get("id") ?? ""
+                try registry.store.cancel(id: id, by: actor, reason: body.reason)
+                return try Self.json(.ok, registry.store.request(id: id))
             }
         }
         return router
@@ -68,6 +190,10 @@ extension Registry {
         }
     }
 
+    static func json<T: Encodable>(_ status: HTTPResponse.Status, _ value: T) throws -> Response {
+        json(status, try JSONValue.from(value).canonicalBytes())
+    }
+
     static func json(_ status: HTTPResponse.Status, _ bytes: [UInt8]) -> Response {
         Response(status: status, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(bytes: bytes)))
     }
@@ -80,6 +206,7 @@ extension Registry {
             let status: HTTPResponse.Status
             switch e.code {
             case .unauthorized: status = .unauthorized
+            case .forbidden: status = .forbidden
             case .notFound: status = .notFound
             case .conflict: status = .conflict
             case .invalidArgument, .invalidUnitCode, .malformedJSON: status = .badRequest

@@ -28,7 +28,7 @@ public struct Registry: Sendable {
             _ = try BrokerAdmin(url: brokerAdminURL)
             try SecretFile.write(brokerAdminURL + "\n", to: home.brokerAdminFile, secret: true)
         }
-        let store = try RegistryStore(path: home.database)
+        let store = try RegistryStore(path: home.database, digest: Digest.sha256Hex)
         let id = try SecureRandom.token(bytes: 6)
         let secret = try SecureRandom.token(bytes: 24)
         try store.addAdminToken(id: id, label: "initial administrator", secretHash: try PasswordHash.make(secret))
@@ -36,7 +36,7 @@ public struct Registry: Sendable {
         try SecretFile.write(token + "\n", to: home.adminTokenFile, secret: true)
         let registry = try open(home: home, logger: Logger(label: "yizhan.registry"))
         if let t = registry.topology { try await t.ensureBase(adminUser: Self.adminUser(brokerAdminURL)) }
-        _ = try registry.publishDirectory()
+        try await registry.publishDirectory()
         return token
     }
 
@@ -57,36 +57,53 @@ public struct Registry: Sendable {
             let url = try SecretFile.read(home.brokerAdminFile).trimmingCharacters(in: .whitespacesAndNewlines)
             topology = BrokerTopology(vhost: config.vhost, admin: try BrokerAdmin(url: url))
         }
-        return Registry(home: home, config: config, store: try RegistryStore(path: home.database),
+        return Registry(home: home, config: config, store: try RegistryStore(path: home.database, digest: Digest.sha256Hex),
                         ca: CertificateAuthority(key: key, certificate: cert), topology: topology, logger: logger)
     }
 
-    /// Checks `Bearer <id>.<secret>` against the scrypt hash; returns the actor for the audit log.
-    public func authorize(bearer: String?) throws -> String {
-        guard let bearer, let dot = bearer.firstIndex(of: ".") else { throw YizhanError(.unauthorized, "an administrator token is required") }
-        let id = String(bearer[..<dot]), secret = String(bearer[bearer.index(after: dot)...])
-        guard let t = try store.adminToken(id: id), PasswordHash.verify(secret, against: t.secretHash) else {
-            throw YizhanError(.unauthorized, "administrator token not accepted")
+    /// Who is calling: an administrator (the leadership group) or a unit's gateway.
+    public enum Principal: Sendable, Equatable {
+        case admin(id: String)
+        case unit(code: String)
+
+        public var actor: String {
+            switch self {
+            case .admin(let id): return "admin:\(id)"
+            case .unit(let code): return "unit:\(code)"
+            }
         }
-        return "admin:\(id)"
     }
 
+    /// Checks `Bearer <id>.<secret>` against the scrypt hashes of administrator and unit tokens.
+    public func principal(bearer: String?) throws -> Principal {
+        guard let bearer, let dot = bearer.firstIndex(of: ".") else { throw YizhanError(.unauthorized, "a bearer token is required") }
+        let id = String(bearer[..<dot]), secret = String(bearer[bearer.index(after: dot)...])
+        if let t = try store.adminToken(id: id), PasswordHash.verify(secret, against: t.secretHash) { return .admin(id: id) }
+        if let t = try store.unitToken(id: id), PasswordHash.verify(secret, against: t.secretHash) { return .unit(code: t.code) }
+        throw YizhanError(.unauthorized, "token not accepted")
+    }
+
+    /// Administrators only; a unit's credentials are refused with `forbidden`.
+    public func authorize(bearer: String?) throws -> String {
+        let p = try principal(bearer: bearer)
+        guard case .admin = p else { throw YizhanError(.forbidden, "this call needs an administrator") }
+        return p.actor
+    }
+
+    /// Administrators, or the unit `code` itself.
+    public func authorize(bearer: String?, unit code: String) throws -> Principal {
+        let p = try principal(bearer: bearer)
+        if case .unit(let c) = p, c != code { throw YizhanError(.forbidden, "a unit may read only its own records") }
+        return p
+    }
+
+    /// An administrator's one-step onboarding: the application is recorded and approved at once
+    /// (both in the audit log), then provisioned like any approved application.
     public func addUnit(_ req: RegistryAPI.AddUnit, actor: String) async throws -> RegistryAPI.AddedUnit {
-        let code = try UnitCode(req.code)
-        let name = req.name.trimmingCharacters(in: .whitespacesAndNewlines)
-        guard !name.isEmpty, name.count <= 200 else { throw YizhanError(.invalidArgument, "a unit name needs 1 to 200 characters") }
-        guard let topology else { throw YizhanError(.configuration, "the registry has no broker-admin credentials; it cannot provision units") }
-        if try store.unit(code: code.rawValue) != nil { throw YizhanError(.conflict, "unit \(code) is already registered") }
-        // Provision first: it is idempotent, so a failure leaves nothing in the store and can be retried.
-        try await topology.provision(unit: code.rawValue)
-        let token = try SecureRandom.token(bytes: 24)
-        let expires = Date().addingTimeInterval(Double(config.enrolmentTokenHours) * 3600)
-        try store.addUnit(code: code, name: name, brokerUser: BrokerTopology.brokerUser(code.rawValue),
-                          tokenSha256: Digest.sha256Hex(Array(token.utf8)), tokenExpires: expires, actor: actor)
-        _ = try publishDirectory()
-        logger.info("unit added", metadata: ["unit": "\(code)", "by": "\(actor)"])
-        return RegistryAPI.AddedUnit(code: code.rawValue, name: name, brokerUser: BrokerTopology.brokerUser(code.rawValue),
-                                     enrolmentToken: token, expires: Timestamp.format(expires))
+        let (request, _) = try apply(.init(code: req.code, name: req.name, parent: nil, contact: "-", head: "-", reason: "added by an administrator"), actor: actor)
+        let (_, added) = try await decide(id: request.id, approve: true, actor: actor, reason: "added by an administrator")
+        guard let added else { throw YizhanError(.conflict, "unit \(req.code) was not admitted") }
+        return added
     }
 
     /// Exchanges a one-time token and a public key for a certificate and broker credentials.
@@ -104,16 +121,31 @@ public struct Registry: Sendable {
             serial: cert.serialHex, code: code, fingerprint: cert.fingerprint, der: cert.der,
             notBefore: cert.notBefore ?? Date(), notAfter: cert.notAfter ?? Date()))
         try await topology.issuePassword(unit: code, password: password)
-        _ = try publishDirectory()
+        let tokenID = try SecureRandom.token(bytes: 6), tokenSecret = try SecureRandom.token(bytes: 24)
+        try store.addUnitToken(id: tokenID, code: code, secretHash: try PasswordHash.make(tokenSecret))
+        try await publishDirectory()
         logger.info("unit enrolled", metadata: ["unit": "\(code)", "certificate": "\(cert.serialHex)"])
         return RegistryAPI.Enrolled(code: code, name: unit.name, certificate: cert.pem, caCertificate: ca.certificate.pem,
                                     broker: .init(host: config.amqpHost, port: config.amqpPort, vhost: config.vhost,
-                                                  user: unit.brokerUser, password: password, tls: config.amqpTLS))
+                                                  user: unit.brokerUser, password: password, tls: config.amqpTLS),
+                                    registryToken: "\(tokenID).\(tokenSecret)")
     }
 
-    /// Builds, signs and stores the next directory version from the current state.
+    /// Builds, signs and stores the next directory version, then announces it on `yizhan.registry`
+    /// (a failed announcement is logged: gateways also poll).
     @discardableResult
-    public func publishDirectory() throws -> Int {
+    public func publishDirectory() async throws -> Int {
+        let version = try buildDirectory()
+        if let topology {
+            do { try await topology.publishEvent(.object(["type": .string("directory"), "version": .number(Double(version))])) } catch {
+                logger.warning("directory event not published", metadata: ["version": "\(version)", "error": "\(error)"])
+            }
+        }
+        return version
+    }
+
+    @discardableResult
+    public func buildDirectory() throws -> Int {
         try store.publishDirectory { version, units, certs in
             let entries = try units.map { u in
                 Directory.Entry(code: try UnitCode(u.code), name: u.name, formerNames: u.formerNames,
@@ -122,14 +154,14 @@ public struct Registry: Sendable {
                                 certificates: certs.filter { $0.code == u.code && $0.revokedAt == nil }.map(\.fingerprint))
             }
             let d = Directory(version: version, issued: Timestamp.format(Date()), units: entries,
-                              revoked: certs.filter { $0.revokedAt != nil }.map(\.serial))
+                              revoked: certs.compactMap { c in c.revokedAt.map { Directory.Revocation(serial: c.serial, at: Timestamp.format($0), reason: c.revocationReason ?? "unspecified") } })
             return try SignedDirectory.sign(d, ca: ca)
         }
     }
 
     public func directoryBytes() throws -> [UInt8] {
         if let d = try store.latestDirectory() { return d.signed }
-        _ = try publishDirectory()
+        try buildDirectory()
         guard let d = try store.latestDirectory() else { throw YizhanError(.notFound, "no directory") }
         return d.signed
     }

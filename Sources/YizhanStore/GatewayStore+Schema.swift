@@ -112,6 +112,42 @@ extension GatewayStore {
             );
             """)
         }
+        m.registerMigration("v2-transfers") { db in
+            try db.execute(sql: """
+            CREATE TABLE transfers (
+                id INTEGER PRIMARY KEY AUTOINCREMENT,
+                from_unit TEXT NOT NULL,
+                at REAL NOT NULL,
+                inbox_count INTEGER NOT NULL,
+                outbox_count INTEGER NOT NULL,
+                source TEXT NOT NULL
+            );
+            CREATE TABLE transferred (
+                id TEXT NOT NULL,
+                box TEXT NOT NULL CHECK (box IN ('inbox','outbox')),
+                transfer_id INTEGER NOT NULL REFERENCES transfers(id),
+                from_unit TEXT NOT NULL,
+                kind TEXT NOT NULL,
+                title TEXT,
+                counterpart TEXT,
+                states TEXT,
+                envelope BLOB,
+                PRIMARY KEY (id, box)
+            );
+            CREATE TABLE transferred_parts (
+                document_id TEXT NOT NULL,
+                box TEXT NOT NULL,
+                idx INTEGER NOT NULL,
+                name TEXT NOT NULL,
+                media_type TEXT NOT NULL,
+                size INTEGER NOT NULL,
+                sha256 TEXT NOT NULL,
+                data BLOB NOT NULL,
+                PRIMARY KEY (document_id, box, idx),
+                FOREIGN KEY (document_id, box) REFERENCES transferred(id, box)
+            );
+            """)
+        }
         return m
     }
 }

@@ -60,6 +60,49 @@ extension RegistryStore {
             );
             """)
         }
+        m.registerMigration("v2-lifecycle") { db in
+            try db.execute(sql: """
+            ALTER TABLE units ADD COLUMN parent TEXT;
+            ALTER TABLE units ADD COLUMN contact TEXT;
+            ALTER TABLE units ADD COLUMN head TEXT;
+            ALTER TABLE units ADD COLUMN roster_state TEXT NOT NULL DEFAULT 'unfiled'
+                CHECK (roster_state IN ('unfiled','confirmed','needs-reconfirmation','revoked'));
+            CREATE TABLE requests (
+                id TEXT PRIMARY KEY,
+                kind TEXT NOT NULL CHECK (kind IN ('apply','rename','merge','deregister')),
+                subject TEXT NOT NULL,
+                payload TEXT NOT NULL,
+                state TEXT NOT NULL CHECK (state IN ('pending','approved','rejected','cancelled','applied')),
+                requested_by TEXT NOT NULL,
+                requested_at REAL NOT NULL,
+                effective_at REAL,
+                decided_by TEXT,
+                decided_at REAL,
+                reason TEXT,
+                applied_at REAL,
+                applicant_secret_sha256 TEXT
+            );
+            CREATE INDEX requests_state ON requests(state, effective_at);
+            CREATE TABLE unit_tokens (
+                id TEXT PRIMARY KEY,
+                code TEXT NOT NULL REFERENCES units(code),
+                secret_hash TEXT NOT NULL CHECK (secret_hash LIKE 'scrypt$%'),
+                created_at REAL NOT NULL,
+                revoked_at REAL
+            );
+            CREATE TABLE roster (
+                code TEXT NOT NULL REFERENCES units(code),
+                account TEXT NOT NULL,
+                name TEXT NOT NULL,
+                role TEXT NOT NULL,
+                active INTEGER NOT NULL DEFAULT 1,
+                filed_at REAL NOT NULL,
+                PRIMARY KEY (code, account)
+            );
+            ALTER TABLE audit_log ADD COLUMN prev_hash TEXT NOT NULL DEFAULT '';
+            ALTER TABLE audit_log ADD COLUMN hash TEXT NOT NULL DEFAULT '';
+            """)
+        }
         return m
     }
 }

@@ -6,9 +6,12 @@ import YizhanCore
 /// administrator tokens (scrypt hashes only), directory versions and the audit log.
 public struct RegistryStore: Sendable {
     public let writer: any DatabaseWriter
+    /// SHA-256 (hex) for the audit chain; injected so the store needs no crypto library.
+    let digest: @Sendable ([UInt8]) -> String
 
-    public init(path: String) throws {
+    public init(path: String, digest: @escaping @Sendable ([UInt8]) -> String) throws {
         writer = try DatabaseOpener.open(path: path, migrator: Self.migrator)
+        self.digest = digest
     }
 
     public struct Unit: Sendable, Codable, Equatable {
@@ -20,6 +23,10 @@ public struct RegistryStore: Sendable {
         public var createdAt: Date
         public var enrolledAt: Date?
         public var formerNames: [String]
+        public var parent: String?
+        public var contact: String?
+        public var head: String?
+        public var rosterState: String
     }
 
     public struct CertificateRecord: Sendable, Codable {
@@ -30,9 +37,10 @@ public struct RegistryStore: Sendable {
         public var notBefore: Date
         public var notAfter: Date
         public var revokedAt: Date?
-        public init(serial: String, code: String, fingerprint: String, der: [UInt8], notBefore: Date, notAfter: Date, revokedAt: Date? = nil) {
+        public var revocationReason: String?
+        public init(serial: String, code: String, fingerprint: String, der: [UInt8], notBefore: Date, notAfter: Date, revokedAt: Date? = nil, revocationReason: String? = nil) {
             self.serial = serial; self.code = code; self.fingerprint = fingerprint; self.der = der
-            self.notBefore = notBefore; self.notAfter = notAfter; self.revokedAt = revokedAt
+            self.notBefore = notBefore; self.notAfter = notAfter; self.revokedAt = revokedAt; self.revocationReason = revocationReason
         }
     }
 
@@ -40,7 +48,7 @@ public struct RegistryStore: Sendable {
         try writer.write { db in
             try db.execute(sql: "INSERT INTO admin_tokens (id, label, secret_hash, created_at) VALUES (?, ?, ?, ?)",
                            arguments: [id, label, secretHash, now.storeTime])
-            try Self.audit(db, actor: "registry init", action: "admin-token.created", subject: id, detail: label, now: now)
+            try audit(db, actor: "registry init", action: "admin-token.created", subject: id, detail: label, now: now)
         }
     }
 
@@ -62,7 +70,7 @@ public struct RegistryStore: Sendable {
             try db.execute(sql: "INSERT INTO unit_names (code, name, valid_from) VALUES (?, ?, ?)", arguments: [code.rawValue, name, now.storeTime])
             try db.execute(sql: "INSERT INTO enrolment_tokens (token_sha256, code, created_at, expires_at) VALUES (?, ?, ?, ?)",
                            arguments: [tokenSha256, code.rawValue, now.storeTime, tokenExpires.storeTime])
-            try Self.audit(db, actor: actor, action: "unit.added", subject: code.rawValue, detail: name, now: now)
+            try audit(db, actor: actor, action: "unit.added", subject: code.rawValue, detail: name, now: now)
         }
     }
 
@@ -79,7 +87,7 @@ public struct RegistryStore: Sendable {
         let former = try String.fetchAll(db, sql: "SELECT name FROM unit_names WHERE code = ? AND valid_to IS NOT NULL ORDER BY valid_from", arguments: [code])
         return Unit(code: code, name: r["name"], status: r["status"], successor: r["successor"], brokerUser: r["broker_user"],
                     createdAt: Date(timeIntervalSince1970: r["created_at"]), enrolledAt: (r["enrolled_at"] as Double?).map { Date(timeIntervalSince1970: $0) },
-                    formerNames: former)
+                    formerNames: former, parent: r["parent"], contact: r["contact"], head: r["head"], rosterState: r["roster_state"])
     }
 
     /// The unit a still-valid, unused enrolment token belongs to.
@@ -98,7 +106,7 @@ public struct RegistryStore: Sendable {
             guard db.changesCount == 1 else { throw YizhanError(.unauthorized, "enrolment token is unknown, used or expired") }
             try Self.insertCertificate(db, certificate, now: now)
             try db.execute(sql: "UPDATE units SET enrolled_at = ? WHERE code = ?", arguments: [now.storeTime, certificate.code])
-            try Self.audit(db, actor: "unit \(certificate.code)", action: "unit.enrolled", subject: certificate.code, detail: "certificate \(certificate.serial)", now: now)
+            try audit(db, actor: "unit \(certificate.code)", action: "unit.enrolled", subject: certificate.code, detail: "certificate \(certificate.serial)", now: now)
         }
     }
 
@@ -119,7 +127,7 @@ public struct RegistryStore: Sendable {
     static func certificate(_ r: Row) -> CertificateRecord {
         CertificateRecord(serial: r["serial"], code: r["code"], fingerprint: r["fingerprint"], der: Array((r["der"] as Data?) ?? Data()),
                           notBefore: Date(timeIntervalSince1970: r["not_before"]), notAfter: Date(timeIntervalSince1970: r["not_after"]),
-                          revokedAt: (r["revoked_at"] as Double?).map { Date(timeIntervalSince1970: $0) })
+                          revokedAt: (r["revoked_at"] as Double?).map { Date(timeIntervalSince1970: $0) }, revocationReason: r["revocation_reason"])
     }
 
     public func revokeCertificate(serial: String, reason: String, actor: String, now: Date = Date()) throws {
@@ -127,7 +135,7 @@ public struct RegistryStore: Sendable {
             try db.execute(sql: "UPDATE certificates SET revoked_at = ?, revocation_reason = ? WHERE serial = ? AND revoked_at IS NULL",
                            arguments: [now.storeTime, reason, serial])
             guard db.changesCount == 1 else { throw YizhanError(.notFound, "no unrevoked certificate with serial \(serial)") }
-            try Self.audit(db, actor: actor, action: "certificate.revoked", subject: serial, detail: reason, now: now)
+            try audit(db, actor: actor, action: "certificate.revoked", subject: serial, detail: reason, now: now)
         }
     }
 
@@ -166,11 +174,24 @@ public struct RegistryStore: Sendable {
     }
 
     public func audit(actor: String, action: String, subject: String?, detail: String?, now: Date = Date()) throws {
-        try writer.write { db in try Self.audit(db, actor: actor, action: action, subject: subject, detail: detail, now: now) }
+        try writer.write { db in try audit(db, actor: actor, action: action, subject: subject, detail: detail, now: now) }
     }
 
-    static func audit(_ db: Database, actor: String, action: String, subject: String?, detail: String?, now: Date) throws {
-        try db.execute(sql: "INSERT INTO audit_log (at, actor, action, subject, detail) VALUES (?, ?, ?, ?, ?)",
-                       arguments: [now.storeTime, actor, action, subject, detail])
+    /// Appends to the hash-chained audit log: each entry's hash covers its fields and the
+    /// previous entry's hash, so a changed, removed or reordered row breaks the chain.
+    func audit(_ db: Database, actor: String, action: String, subject: String?, detail: String?, now: Date) throws {
+        let prev = try String.fetchOne(db, sql: "SELECT hash FROM audit_log ORDER BY id DESC LIMIT 1") ?? ""
+        let id = (try Int64.fetchOne(db, sql: "SELECT MAX(id) FROM audit_log") ?? 0) + 1
+        let at = now.storeTime
+        let hash = digest(Self.auditBytes(id: id, at: at, actor: actor, action: action, subject: subject, detail: detail, prev: prev))
+        try db.execute(sql: "INSERT INTO audit_log (id, at, actor, action, subject, detail, prev_hash, hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                       arguments: [id, at, actor, action, subject, detail, prev, hash])
+    }
+
+    static func auditBytes(id: Int64, at: Double, actor: String, action: String, subject: String?, detail: String?, prev: String) -> [UInt8] {
+        JSONValue.object([
+            "id": .number(Double(id)), "at": .number(at), "actor": .string(actor), "action": .string(action),
+            "subject": subject.map(JSONValue.string) ?? .null, "detail": detail.map(JSONValue.string) ?? .null, "prev": .string(prev),
+        ]).canonicalBytes()
     }
 }

@@ -54,7 +54,7 @@ struct RegistryCommand: AsyncParsableCommand {
             let registry = try Registry.open(home: RegistryHome(home.path), logger: logger)
             let (host, port) = try listenAddress(listen ?? registry.config.listen)
             let app = registry.application(host: host, port: port) { p in logger.info("registry listening", metadata: ["address": "http://\(host):\(p)"]) }
-            let group = ServiceGroup(configuration: .init(services: [app], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+            let group = ServiceGroup(configuration: .init(services: [app, RegistryScheduler(registry: registry)], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
             try await group.run()
         }
     }

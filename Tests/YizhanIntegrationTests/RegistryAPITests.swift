@@ -52,7 +52,9 @@ extension BrokerTests {
         }
         // The audit log names who added the unit; the store has only the token's scrypt hash.
         let audit = try registry.store.auditLog()
-        #expect(audit.contains { $0.action == "unit.added" && $0.subject == code.rawValue && $0.actor.hasPrefix("admin:") })
+        #expect(audit.contains { $0.action == "apply.approved" && $0.subject == code.rawValue && $0.actor.hasPrefix("admin:") })
+        #expect(audit.contains { $0.action == "apply.applied" && $0.subject == code.rawValue })
+        #expect(try registry.store.verifyAudit().isEmpty)
         let secret = String(token.split(separator: ".")[1])
         let dbBytes = try Data(contentsOf: URL(fileURLWithPath: home.database))
         #expect(dbBytes.range(of: Data(secret.utf8)) == nil)
