@@ -54,3 +54,10 @@ extension Gateway {
         }
     }
 }
+
+extension Gateway {
+    /// The certificate new envelopes are signed with.
+    public var signingCertificate: Certificate { identity.withLock { $0.certificate } }
+    /// True while the certificate is revoked and no replacement is installed.
+    public var signingPaused: Bool { identity.withLock { $0.revoked } }
+}

@@ -19,7 +19,7 @@ extension Gateway {
     func handle(_ d: AMQPDelivery) async throws {
         let dir = directory
         let result = await verifier.verify(d) { refresh in
-            refresh ? await dir.refresh(minimumInterval: 2) : await dir.current
+            refresh ? await dir.refresh(minimumInterval: 0.25) : await dir.current
         }
         switch result {
         case .success(let a):

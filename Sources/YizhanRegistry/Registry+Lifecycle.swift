@@ -129,9 +129,18 @@ extension Registry {
         }
     }
 
-    /// Broker steps first (idempotent), then one store transaction, then the directory, then
-    /// user disabling; a registry killed anywhere in between completes the request on restart.
+    /// Applies one approved request. For a merger or deregistration: the store transaction and the
+    /// new directory come first (so successors accept what is re-routed to them), then the broker
+    /// steps, all idempotent; `reconcile` repeats them at every start, so a registry killed in
+    /// between completes the operation when it comes back.
     func applyRequest(_ r: RegistryStore.Request) async throws -> RegistryAPI.AddedUnit? {
+        try await applying.withLock {
+            guard let fresh = try store.request(id: r.id), fresh.state == "approved" else { return nil }
+            return try await applyLocked(fresh)
+        }
+    }
+
+    func applyLocked(_ r: RegistryStore.Request) async throws -> RegistryAPI.AddedUnit? {
         guard let topology else { throw YizhanError(.configuration, "the registry has no broker-admin credentials") }
         let at = r.effectiveAt ?? Date()
         switch r.kind {
@@ -161,27 +170,33 @@ extension Registry {
             let merge = r.kind == "merge"
             let units = merge ? (l.units ?? []) : [l.unit].compactMap { $0 }
             guard let successor = merge ? l.into : l.transferTo else { throw YizhanError(.invalidArgument, "\(r.kind) payload incomplete") }
-            for u in units { try await topology.retire(unit: u, successor: successor, keepRouting: merge) }
-            if ProcessInfo.processInfo.environment["YIZHAN_FAULT"] == "exit-after-broker-steps" {
-                logger.critical("fault injection: exiting between the broker steps and the store transaction")
-                exit(70)
-            }
             try store.applyRetirement(r, codes: units, status: merge ? "merged" : "deregistered", successor: successor, at: at)
             try await publishDirectory()
-            for u in units { try await topology.disableUser(unit: u, delete: !merge) }
+            if ProcessInfo.processInfo.environment["YIZHAN_FAULT"] == "exit-before-broker-steps" {
+                logger.critical("fault injection: exiting between the store transaction and the broker steps")
+                exit(70)
+            }
+            for u in units { try await finishRetirement(unit: u, successor: successor, merged: merge) }
         default:
             throw YizhanError(.invalidArgument, "unknown request kind \(r.kind)")
         }
         return nil
     }
 
-    /// At start: retired units' broker users must be disabled even if the registry died right
-    /// after the store transaction.
-    public func reconcile() async {
+    /// Re-routing and user disabling for a retired unit; idempotent.
+    func finishRetirement(unit: String, successor: String, merged: Bool) async throws {
         guard let topology else { return }
+        try await topology.retire(unit: unit, successor: successor, keepRouting: merged)
+        try await topology.disableUser(unit: unit, delete: !merged)
+    }
+
+    /// At start: every retired unit's broker side is brought in line with the store, so a
+    /// registry that died between the store transaction and the broker steps completes them.
+    public func reconcile() async {
         do {
             for u in try store.units() where u.status != "active" {
-                try await topology.disableUser(unit: u.code, delete: u.status == "deregistered")
+                guard let s = u.successor else { continue }
+                try await finishRetirement(unit: u.code, successor: s, merged: u.status == "merged")
             }
         } catch {
             logger.warning("reconciliation incomplete", metadata: ["error": "\(error)"])

@@ -12,6 +12,8 @@ public struct Registry: Sendable {
     public let ca: CertificateAuthority
     public let topology: BrokerTopology?
     public let logger: Logger
+    /// One request is applied at a time (the scheduler and an approving call may race).
+    let applying = AsyncMutex()
 
     /// Creates the store, the CA (key encrypted at rest) and the first administrator token.
     /// Returns the administrator token, shown once.
@@ -59,6 +61,10 @@ public struct Registry: Sendable {
         }
         return Registry(home: home, config: config, store: try RegistryStore(path: home.database, digest: Digest.sha256Hex),
                         ca: CertificateAuthority(key: key, certificate: cert), topology: topology, logger: logger)
+    }
+
+    init(home: RegistryHome, config: RegistryHome.Config, store: RegistryStore, ca: CertificateAuthority, topology: BrokerTopology?, logger: Logger) {
+        self.home = home; self.config = config; self.store = store; self.ca = ca; self.topology = topology; self.logger = logger
     }
 
     /// Who is calling: an administrator (the leadership group) or a unit's gateway.

@@ -7,7 +7,7 @@ import YizhanGateway
 
 struct GatewayCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(commandName: "gateway", abstract: "Set up and run a unit's gateway.",
-                                                    subcommands: [Init.self, Run.self])
+                                                    subcommands: [Init.self, Run.self, RosterFile.self, Import.self])
 
     struct Init: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Create the unit's key, enrol with the registry and pin its CA.")

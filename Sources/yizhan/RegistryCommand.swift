@@ -7,7 +7,7 @@ import YizhanRegistry
 
 struct RegistryCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(commandName: "registry", abstract: "Run and inspect the central registry.",
-                                                    subcommands: [Init.self, Serve.self, CA.self])
+                                                    subcommands: [Init.self, Serve.self, CA.self, AuditCommand.self])
 
     struct Init: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Create the registry store, its CA key (encrypted) and an administrator token.")

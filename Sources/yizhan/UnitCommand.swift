@@ -20,7 +20,7 @@ struct AdminOptions: ParsableArguments {
         guard let url else { throw YizhanError(.configuration, "no --registry given and no registry in \(home.path)") }
         let t = token ?? ProcessInfo.processInfo.environment["YIZHAN_ADMIN_TOKEN"]
             ?? (try? SecretFile.read(h.adminTokenFile).trimmingCharacters(in: .whitespacesAndNewlines))
-        guard let t, !t.isEmpty else { throw YizhanError(.unauthorized, "an administrator token is required (--token or YIZHAN_ADMIN_TOKEN)") }
+        guard let t, !t.isEmpty else { throw YizhanError(.unauthorized, "an administrator token is required (--token, YIZHAN_ADMIN_TOKEN, or --home of the registry)") }
         return RegistryClient(base: url, adminToken: t)
     }
 }
@@ -29,7 +29,9 @@ import YizhanStore
 
 struct UnitCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(commandName: "unit", abstract: "Onboard and inspect units (administrators).",
-                                                    subcommands: [Add.self, List.self, Show.self])
+                                                    subcommands: [Apply.self, Application.self, Withdraw.self, Add.self, List.self, Show.self, Requests.self,
+                                                                  Approve.self, Reject.self, Cancel.self, Rename.self, Merge.self, Deregister.self,
+                                                                  Names.self, Revoke.self, Roster.self])
 
     struct Add: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Register and provision a unit; prints its one-time enrolment token.")
@@ -65,7 +67,8 @@ struct UnitCommand: AsyncParsableCommand {
         @OptionGroup var admin: AdminOptions
         @Argument(help: "Unit code.") var code: String
         func run() async throws {
-            try Output.json(try await admin.client().unit(code))
+            let c = try admin.client()
+            try Output.json(JSONValue.object(["unit": try await c.unit(code), "names": try await c.get("/v1/units/\(code)/names")]))
         }
     }
 }

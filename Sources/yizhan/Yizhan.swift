@@ -65,3 +65,10 @@ enum Output {
         return s + String(repeating: " ", count: max(1, width - w))
     }
 }
+
+import YizhanCrypto
+
+/// The digest the registry's audit chain uses, for commands that open its store directly.
+enum YizhanCryptoDigest {
+    static let sha256Hex: @Sendable ([UInt8]) -> String = { Digest.sha256Hex($0) }
+}

@@ -89,7 +89,15 @@ final class TestNetwork: @unchecked Sendable {
         let registry = try Registry.open(home: home, logger: logger)
         let port = PortBox()
         let app = registry.application(host: "127.0.0.1", port: 0) { p in port.set(p) }
-        let task = Task { try await app.run() }
+        let scheduler = RegistryScheduler(registry: registry, interval: .milliseconds(100))
+        let task = Task {
+            try await withThrowingTaskGroup(of: Void.self) { g in
+                g.addTask { try await app.run() }
+                g.addTask { try await scheduler.run() }
+                try await g.next()
+                g.cancelAll()
+            }
+        }
         try await eventually("registry listening", timeout: .seconds(20)) { port.get() != nil }
         let url = "http://127.0.0.1:\(port.get() ?? 0)"
         let net = TestNetwork(dir: dir, vhost: vhost, registry: registry, url: url, admin: RegistryClient(base: url, adminToken: token))
@@ -130,6 +138,16 @@ final class TestNetwork: @unchecked Sendable {
         (try PrivateKey.fromEncryptedPEM(try home.read(home.keyFile), passphrase: try home.passphrase(create: false)),
          try Certificate(pem: try home.read(home.certificateFile)))
     }
+
+    /// Files a lifecycle request and approves it, as two administrators' steps.
+    @discardableResult
+    func approve(_ l: RegistryAPI.LifecycleRequest) async throws -> JSONValue {
+        let r = try await admin.post("/v1/requests", try JSONValue.from(l))
+        let id = try #require(r["id"]?.stringValue)
+        return try await admin.post("/v1/requests/\(id)/approve", JSONValue.object([:]))
+    }
+
+    func unitStatus(_ code: UnitCode) throws -> String? { try registry.store.unit(code: code.rawValue)?.status }
 
     func shutdown() async {
         serverTask?.cancel()
