@@ -49,6 +49,7 @@ let package = Package(
         .testTarget(name: "YizhanIntegrationTests", dependencies: [
             "YizhanCore", "YizhanCrypto", "YizhanAMQP", "YizhanStore", "YizhanGateway", "YizhanRegistry",
             .product(name: "HummingbirdTesting", package: "hummingbird"),
+            .product(name: "GRDB", package: "GRDB.swift"),
         ], swiftSettings: strict),
     ]
 )

@@ -15,6 +15,9 @@ public actor DirectoryCache {
     public private(set) var current: Directory?
     var fetchedAt: Date?
     var lastAttempt: Date = .distantPast
+    /// Whether the last attempt reached the registry: a verdict that depends on the directory
+    /// ("not addressed", "unknown sender") is only final on a copy known to be current.
+    public private(set) var lastRefreshSucceeded = false
 
     public init(store: GatewayStore, anchor: Certificate, client: RegistryClient, staleAfter: TimeInterval, logger: Logger) throws {
         self.store = store
@@ -44,7 +47,9 @@ public actor DirectoryCache {
             try store.cacheDirectory(version: d.version, signed: bytes)
             current = d
             fetchedAt = now
+            lastRefreshSucceeded = true
         } catch {
+            lastRefreshSucceeded = false
             let age = fetchedAt.map { Int(now.timeIntervalSince($0)) }
             if let age, Double(age) > staleAfter {
                 logger.error("directory is STALE: registry unreachable and cached copy is old", metadata: ["error": "\(error)", "ageSeconds": "\(age)"])

@@ -7,27 +7,34 @@ import YizhanStore
 extension Gateway {
     func receiveLoop(_ conn: AMQPConnection, _ deliveries: AMQPConnection.Deliveries) async throws {
         for try await d in deliveries {
-            try await handle(d)
-            // Stored (or quarantined) first, then acked: a crash in between means a redelivery,
-            // which the inbox's primary key turns into a duplicate, never a second document.
-            try conn.ack(d)
+            if try await handle(d) {
+                // Stored (or quarantined) first, then acked: a crash in between means a redelivery,
+                // which the inbox's primary key turns into a duplicate, never a second document.
+                try conn.ack(d)
+            } else {
+                // The registry could not be asked: back to the queue, tried again shortly (the queue's
+                // delivery limit dead-letters it if this never resolves; nothing is dropped).
+                try await Task.sleep(for: .seconds(1))
+                try conn.reject(d, requeue: true)
+            }
             doorbell.ring()
         }
         throw AMQPError(.connectionClosed, "consumer ended")
     }
 
-    func handle(_ d: AMQPDelivery) async throws {
+    /// Returns false when the message should be tried again later instead of acked.
+    func handle(_ d: AMQPDelivery) async throws -> Bool {
         let dir = directory
-        let result = await verifier.verify(d) { refresh in
+        let result = await verifier.verify(d, directory: { refresh in
             refresh ? await dir.refresh(minimumInterval: 0.25) : await dir.current
-        }
+        }, confirmed: { await dir.lastRefreshSucceeded })
         switch result {
         case .success(let a):
             let e = a.signed.envelope
             if e.kind == .receipt, let r = e.receipt {
                 try store.applyReceipt(id: e.id, from: e.sender.rawValue, receipt: r, envelope: a.signed.bytes)
                 logger.info("receipt verified", metadata: ["document": "\(r.document)", "from": "\(e.sender)", "status": "\(r.status.rawValue)"])
-                return
+                return true
             }
             let payload = a.signed.payloadSha256
             let receipt = try makeReceipt(to: e.sender, receipt: ReceiptInfo(status: .delivered, document: e.id, payloadSha256: payload,
@@ -38,6 +45,10 @@ extension Gateway {
             } else {
                 logger.info("document received", metadata: ["document": "\(e.id)", "from": "\(e.sender)"])
             }
+            return true
+        case .failure(let r) where r.retryLater:
+            logger.warning("registry unreachable; message requeued until the directory can be checked", metadata: ["reason": "\(r.code.rawValue)", "detail": "\(r.detail)"])
+            return false
         case .failure(let r):
             var receipt: GatewayStore.SignedReceipt? = nil
             if let s = r.identified, s.envelope.kind != .receipt {
@@ -48,6 +59,7 @@ extension Gateway {
                                                 contentType: d.contentType, claimedSender: r.claimedSender, body: d.body), receipt: receipt)
             logger.warning("message quarantined", metadata: ["quarantine": "\(id)", "reason": "\(r.code.rawValue)", "detail": "\(r.detail)",
                                                              "rejectedReceipt": "\(receipt != nil)"])
+            return true
         }
     }
 }

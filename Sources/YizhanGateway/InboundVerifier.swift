@@ -23,10 +23,13 @@ struct InboundVerifier: Sendable {
         /// Set once the certificate proved who sent it: only then is a rejected receipt sent.
         var identified: SignedEnvelope?
         var claimedSender: String?
+        /// The verdict rests on a directory that could not be refreshed: try again later.
+        var retryLater = false
     }
 
-    /// `directory` is asked again (refreshed) when the sender is not in it yet.
-    func verify(_ d: AMQPDelivery, directory: (_ refresh: Bool) async -> Directory?) async -> Result<Accepted, Rejected> {
+    /// `directory` is asked again (refreshed) when the sender is not in it yet; `confirmed`
+    /// says whether the last refresh reached the registry.
+    func verify(_ d: AMQPDelivery, directory: (_ refresh: Bool) async -> Directory?, confirmed: () async -> Bool) async -> Result<Accepted, Rejected> {
         // Envelope bytes and part bytes.
         var envelopeBytes = d.body
         var parts: [[UInt8]] = []
@@ -65,7 +68,8 @@ struct InboundVerifier: Sendable {
             return .failure(Rejected(code: .senderMismatch, detail: "certificate is for \(cert.commonName ?? "?"), envelope says \(sender)", identified: nil, claimedSender: sender))
         }
         guard let entry = dir.entry(sender) else {
-            return .failure(Rejected(code: .unknownSender, detail: "unit \(sender) is not in directory version \(dir.version)", identified: nil, claimedSender: sender))
+            return .failure(Rejected(code: .unknownSender, detail: "unit \(sender) is not in directory version \(dir.version)", identified: nil, claimedSender: sender,
+                                     retryLater: !(await confirmed())))
         }
         // 6. The broker vouches for the publisher: user_id must be the sender's broker user.
         guard d.userID == entry.brokerUser else {
@@ -81,7 +85,8 @@ struct InboundVerifier: Sendable {
             var found = successorOf(dir)
             if found == nil, let fresh = await directory(true) { found = successorOf(fresh) }
             guard let found else {
-                return .failure(Rejected(code: .notAddressed, detail: "\(me) is not among the recipients", identified: signed, claimedSender: sender))
+                return .failure(Rejected(code: .notAddressed, detail: "\(me) is not among the recipients", identified: signed, claimedSender: sender,
+                                         retryLater: !(await confirmed())))
             }
             onBehalfOf = found
         }
