@@ -4,7 +4,7 @@
 set -euo pipefail
 
 need=()
-for pkg in rabbitmq-server librabbitmq-dev libssl-dev libsqlite3-dev libcurl4 openssl curl python3-jsonschema; do
+for pkg in rabbitmq-server librabbitmq-dev libssl-dev libsqlite3-dev libcurl4 openssl curl python3-jsonschema python3-yaml; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || need+=("$pkg")
 done
 if [ ${#need[@]} -gt 0 ]; then

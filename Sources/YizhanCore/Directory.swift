@@ -64,7 +64,7 @@ public struct Directory: Codable, Sendable, Equatable {
     }
 }
 
-/// Registry HTTP API bodies (see Schemas/registry-api.yaml).
+/// Registry HTTP API bodies (see Schemas/registry.openapi.yaml).
 public enum RegistryAPI {
     public struct AddUnit: Codable, Sendable {
         public var code: String

@@ -4,7 +4,7 @@ import Logging
 import NIOCore
 import YizhanCore
 
-/// The registry's HTTP API (Schemas/registry-api.yaml). Administrator routes need
+/// The registry's HTTP API (Schemas/registry.openapi.yaml). Administrator routes need
 /// `Authorization: Bearer <token>`; nothing changes without one.
 extension Registry {
     public func router() -> Router<BasicRequestContext> {
