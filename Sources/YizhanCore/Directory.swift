@@ -52,6 +52,25 @@ public struct Directory: Codable, Sendable, Equatable {
 
     public func entry(_ code: String) -> Entry? { units.first { $0.code.rawValue == code } }
 
+    /// The JSON value without `signature`, built directly: the registry signs this at every
+    /// change, and at 10,000 units a round trip through JSONEncoder costs more than the signature.
+    public var unsignedJSON: JSONValue {
+        .object([
+            "spec": .number(Double(spec)),
+            "version": .number(Double(version)),
+            "issued": .string(issued),
+            "units": .array(units.map { u in
+                var o: [String: JSONValue] = [
+                    "code": .string(u.code.rawValue), "name": .string(u.name), "formerNames": .array(u.formerNames.map(JSONValue.string)),
+                    "status": .string(u.status.rawValue), "brokerUser": .string(u.brokerUser), "certificates": .array(u.certificates.map(JSONValue.string)),
+                ]
+                if let s = u.successor { o["successor"] = .string(s.rawValue) }
+                return .object(o)
+            }),
+            "revoked": .array(revoked.map { .object(["serial": .string($0.serial), "at": .string($0.at), "reason": .string($0.reason)]) }),
+        ])
+    }
+
     /// Follows successors from `code` (merged or deregistered with a transfer) to the unit that answers for it now.
     public func chainOfSuccessors(from code: String) -> [String] {
         var out: [String] = []

@@ -4,11 +4,11 @@ import YizhanCore
 /// Signing and checking the registry directory with the CA key (JWS, detached payload).
 public enum SignedDirectory {
     public static func sign(_ directory: Directory, ca: CertificateAuthority) throws -> [UInt8] {
-        var d = directory
-        d.signature = nil
-        let payload = Envelope.signingPayload(of: try JSONValue.from(d))
-        d.signature = try JWS.sign(payload: payload, type: JWS.directoryType, key: ca.key, certificate: ca.certificate)
-        return try JSONValue.from(d).canonicalBytes()
+        guard case .object(var o) = directory.unsignedJSON else { throw YizhanError(.invalidArgument, "directory is not an object") }
+        let payload = JSONValue.object(o).canonicalBytes()
+        let sig = try JWS.sign(payload: payload, type: JWS.directoryType, key: ca.key, certificate: ca.certificate)
+        o["signature"] = .object(["protected": .string(sig.protected), "signature": .string(sig.signature)])
+        return JSONValue.object(o).canonicalBytes()
     }
 
     /// Accepts only a directory signed by exactly the pinned CA certificate.

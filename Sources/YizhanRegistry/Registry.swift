@@ -153,11 +153,12 @@ public struct Registry: Sendable {
     @discardableResult
     public func buildDirectory() throws -> Int {
         try store.publishDirectory { version, units, certs in
+            let current = Dictionary(grouping: certs.filter { $0.revokedAt == nil }, by: \.code)
             let entries = try units.map { u in
                 Directory.Entry(code: try UnitCode(u.code), name: u.name, formerNames: u.formerNames,
                                 status: Directory.Entry.Status(rawValue: u.status) ?? .deregistered,
                                 successor: try u.successor.map { try UnitCode($0) }, brokerUser: u.brokerUser,
-                                certificates: certs.filter { $0.code == u.code && $0.revokedAt == nil }.map(\.fingerprint))
+                                certificates: (current[u.code] ?? []).map(\.fingerprint))
             }
             let d = Directory(version: version, issued: Timestamp.format(Date()), units: entries,
                               revoked: certs.compactMap { c in c.revokedAt.map { Directory.Revocation(serial: c.serial, at: Timestamp.format($0), reason: c.revocationReason ?? "unspecified") } })

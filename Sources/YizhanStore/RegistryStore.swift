@@ -74,6 +74,19 @@ public struct RegistryStore: Sendable {
         }
     }
 
+    /// Loads many active units with their certificates in one transaction (benchmarks, bulk imports).
+    public func bulkLoad(units: [(code: String, name: String, brokerUser: String)], certificates: [CertificateRecord], actor: String, now: Date = Date()) throws {
+        try writer.write { db in
+            for u in units {
+                try db.execute(sql: "INSERT INTO units (code, name, status, broker_user, created_at, enrolled_at) VALUES (?, ?, 'active', ?, ?, ?)",
+                               arguments: [u.code, u.name, u.brokerUser, now.storeTime, now.storeTime])
+                try db.execute(sql: "INSERT INTO unit_names (code, name, valid_from) VALUES (?, ?, ?)", arguments: [u.code, u.name, now.storeTime])
+            }
+            for c in certificates { try Self.insertCertificate(db, c, now: now) }
+            try audit(db, actor: actor, action: "units.bulk-loaded", subject: nil, detail: "\(units.count) unit(s), \(certificates.count) certificate(s)", now: now)
+        }
+    }
+
     public func units() throws -> [Unit] {
         try writer.read { db in try Row.fetchAll(db, sql: "SELECT * FROM units ORDER BY code").map { try unit(db, $0) } }
     }
@@ -82,9 +95,9 @@ public struct RegistryStore: Sendable {
         try writer.read { db in try Row.fetchOne(db, sql: "SELECT * FROM units WHERE code = ?", arguments: [code]).map { try unit(db, $0) } }
     }
 
-    func unit(_ db: Database, _ r: Row) throws -> Unit {
+    func unit(_ db: Database, _ r: Row, formerNames: [String]? = nil) throws -> Unit {
         let code: String = r["code"]
-        let former = try String.fetchAll(db, sql: "SELECT name FROM unit_names WHERE code = ? AND valid_to IS NOT NULL ORDER BY valid_from", arguments: [code])
+        let former = try formerNames ?? String.fetchAll(db, sql: "SELECT name FROM unit_names WHERE code = ? AND valid_to IS NOT NULL ORDER BY valid_from", arguments: [code])
         return Unit(code: code, name: r["name"], status: r["status"], successor: r["successor"], brokerUser: r["broker_user"],
                     createdAt: Date(timeIntervalSince1970: r["created_at"]), enrolledAt: (r["enrolled_at"] as Double?).map { Date(timeIntervalSince1970: $0) },
                     formerNames: former, parent: r["parent"], contact: r["contact"], head: r["head"], rosterState: r["roster_state"])
@@ -149,7 +162,12 @@ public struct RegistryStore: Sendable {
     public func publishDirectory(now: Date = Date(), build: (Int, [Unit], [CertificateRecord]) throws -> [UInt8]) throws -> Int {
         try writer.write { db in
             let version = (try Int.fetchOne(db, sql: "SELECT MAX(version) FROM directory") ?? 0) + 1
-            let units = try Row.fetchAll(db, sql: "SELECT * FROM units ORDER BY code").map { try unit(db, $0) }
+            // Former names in one query, not one per unit: the directory must build fast at 10,000 units.
+            var former: [String: [String]] = [:]
+            for r in try Row.fetchAll(db, sql: "SELECT code, name FROM unit_names WHERE valid_to IS NOT NULL ORDER BY valid_from") {
+                former[r["code"], default: []].append(r["name"])
+            }
+            let units = try Row.fetchAll(db, sql: "SELECT * FROM units ORDER BY code").map { try unit(db, $0, formerNames: former[$0["code"]] ?? []) }
             let certs = try Row.fetchAll(db, sql: "SELECT * FROM certificates ORDER BY issued_at").map(Self.certificate)
             let signed = try build(version, units, certs)
             try db.execute(sql: "INSERT INTO directory (version, issued_at, signed) VALUES (?, ?, ?)", arguments: [version, now.storeTime, Data(signed)])

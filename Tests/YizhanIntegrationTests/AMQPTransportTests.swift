@@ -8,6 +8,16 @@ import YizhanCrypto
 import YizhanRegistry
 
 extension BrokerTests {
+    /// Runs `body` with a scratch vhost and always deletes the vhost afterwards.
+    static func withScratch(_ body: (String, String) async throws -> Void) async throws {
+        let (vhost, queue) = try await scratch()
+        do { try await body(vhost, queue) } catch {
+            try? await TestBroker.admin().deleteVhost(vhost)
+            throw error
+        }
+        try? await TestBroker.admin().deleteVhost(vhost)
+    }
+
     /// A scratch vhost with one queue bound to amq.direct under `key`, for transport tests.
     static func scratch() async throws -> (vhost: String, queue: String) {
         try await TestBroker.requireRunning()
@@ -21,7 +31,7 @@ extension BrokerTests {
     }
 
     @Test func confirmsInSlidingWindowReturnsAndManualAcks() async throws {
-        let (vhost, queue) = try await Self.scratch()
+        try await Self.withScratch { vhost, queue in
         var config = try TestBroker.guestConfig(vhost: vhost)
         config.confirmWindow = 64
         let conn = try await AMQPConnection.connect(config)
@@ -53,11 +63,11 @@ extension BrokerTests {
         try await eventually("queue drained") { try await conn.declareQueue(queue, passive: true).messages == 0 }
         await conn.close()
         #expect(!conn.isOpen)
-        try await TestBroker.admin().deleteVhost(vhost)
+        }
     }
 
     @Test func idleConnectionStaysUpOnHeartbeats() async throws {
-        let (vhost, _) = try await Self.scratch()
+        try await Self.withScratch { vhost, _ in
         // With a 1 s heartbeat the broker drops a silent client after about 2 s.
         let conn = try await AMQPConnection.connect(try TestBroker.guestConfig(vhost: vhost, heartbeat: 1))
         try await Task.sleep(for: .seconds(4)) // deliberately idle: the behaviour under test
@@ -65,11 +75,11 @@ extension BrokerTests {
         let r = try await conn.publish(exchange: "amq.direct", routingKey: "key", message: AMQPMessage(body: [1], messageID: "after-idle"))
         #expect(r == .confirmed)
         await conn.close()
-        try await TestBroker.admin().deleteVhost(vhost)
+        }
     }
 
     @Test func consumerFailsOnConnectionLossAndReconnectionResumes() async throws {
-        let (vhost, queue) = try await Self.scratch()
+        try await Self.withScratch { vhost, queue in
         let sessions = Atomic<Int>(0)
         var logger = Logger(label: "test.reconnect")
         logger.logLevel = .error
@@ -96,13 +106,13 @@ extension BrokerTests {
         try await eventually("a new session after the broker restarted", timeout: .seconds(90)) { sessions.load(ordering: .relaxed) >= 3 }
         task.cancel()
         _ = await task.result
-        try await TestBroker.admin().deleteVhost(vhost)
+        }
     }
 
     /// amqps:// on the broker's TLS listener (Deploy/setup.sh makes its local CA): the broker's
     /// certificate is verified, hostname included, and a connection under another CA is refused.
     @Test func tlsConnectionVerifiesTheBroker() async throws {
-        let (vhost, _) = try await Self.scratch()
+        try await Self.withScratch { vhost, _ in
         let caPath = TestBroker.tlsCA
         let config = try AMQPConfiguration(url: "amqps://guest:guest@localhost:5671/\(vhost)", tls: .init(caCertificatePath: caPath))
         #expect(config.port == 5671 && config.vhost == vhost)
@@ -120,7 +130,7 @@ extension BrokerTests {
         } catch let e as AMQPError {
             #expect(e.kind == .tls)
         }
-        try await TestBroker.admin().deleteVhost(vhost)
+        }
     }
 
     @Test func refusedLoginIsATypedError() async throws {

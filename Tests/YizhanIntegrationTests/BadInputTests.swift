@@ -10,8 +10,7 @@ extension BrokerTests {
     /// Messages published straight to the broker as a real unit: each bad one is quarantined with
     /// its reason, the inbox stays unchanged, and the gateway keeps working.
     @Test func badInputIsQuarantinedWithItsReason() async throws {
-        let net = try await TestNetwork.start()
-        defer { Task { await net.shutdown() } }
+        try await TestNetwork.with { net in
         let a = try randomUnitCode(), b = try randomUnitCode(), c = try randomUnitCode()
         let ha = try await net.enrol(a, name: "甲"), hb = try await net.enrol(b, name: "乙"), hc = try await net.enrol(c, name: "丙")
         let gb = RunningGateway(try net.gateway(hb))
@@ -94,12 +93,12 @@ extension BrokerTests {
         #expect(bad.allSatisfy { $0 != nil })
         await conn.close()
         await gb.stop(); await gaReceipts.stop()
+        }
     }
 
     /// Unit A's broker user may publish to yizhan.documents and read its own queue, nothing else.
     @Test func leastPrivilegeIsEnforcedByTheBroker() async throws {
-        let net = try await TestNetwork.start()
-        defer { Task { await net.shutdown() } }
+        try await TestNetwork.with { net in
         let a = try randomUnitCode(), b = try randomUnitCode()
         let ha = try await net.enrol(a, name: "甲"), hb = try await net.enrol(b, name: "乙")
         let conn = try await AMQPConnection.connect(try net.brokerConfig(ha))
@@ -124,5 +123,6 @@ extension BrokerTests {
         let ok = try await conn.publish(exchange: "yizhan.documents", routingKey: b.rawValue, message: AMQPMessage(body: [1], messageID: "z", userID: userA))
         #expect(ok == .confirmed)
         await conn.close()
+        }
     }
 }

@@ -14,8 +14,7 @@ import YizhanStore
 extension BrokerTests {
     @Test(arguments: [false, true])
     func documentDeliveredReceiptBackStatesRight(overTLS: Bool) async throws {
-        let net = try await TestNetwork.start(tls: overTLS)
-        defer { Task { await net.shutdown() } }
+        try await TestNetwork.with(tls: overTLS) { net in
         let a = try randomUnitCode(), b = try randomUnitCode()
         let ha = try await net.enrol(a, name: "武汉市城乡建设委员会"), hb = try await net.enrol(b, name: "武汉市江岸区建设局")
         let ga = RunningGateway(try net.gateway(ha)), gb = RunningGateway(try net.gateway(hb))
@@ -51,11 +50,11 @@ extension BrokerTests {
         #expect(receiptEnvelope.envelope.receipt?.payloadSha256 == opened.payloadSha256)
         if overTLS { #expect(try ha.loadConfig().brokerTLS && FileManager.default.fileExists(atPath: ha.brokerCAFile)) }
         await ga.stop(); await gb.stop()
+        }
     }
 
     @Test func unroutableCopyStaysQueuedWithReason() async throws {
-        let net = try await TestNetwork.start()
-        defer { Task { await net.shutdown() } }
+        try await TestNetwork.with { net in
         let a = try randomUnitCode(), nobody = try randomUnitCode()
         let ha = try await net.enrol(a, name: "单位甲")
         let ga = RunningGateway(try net.gateway(ha))
@@ -67,5 +66,6 @@ extension BrokerTests {
         let d = try #require(try ga.gateway.store.outboxEntry(id: draft.id)?.deliveries.first)
         #expect(d.state == "queued" && d.attempts >= 1 && d.publishedAt == nil)
         await ga.stop()
+        }
     }
 }

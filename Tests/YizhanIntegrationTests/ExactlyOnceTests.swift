@@ -30,8 +30,7 @@ extension BrokerTests {
     /// mid-stream, then the sender, then every broker connection of the network is closed
     /// mid-stream. Each document lands exactly once and every receipt comes back.
     @Test func fiveHundredDocumentsSurviveKillAndConnectionClose() async throws {
-        let net = try await TestNetwork.start()
-        defer { Task { await net.shutdown() } }
+        try await TestNetwork.with { net in
         let a = try randomUnitCode(), b = try randomUnitCode()
         let ha = try await net.enrol(a, name: "发文单位"), hb = try await net.enrol(b, name: "收文单位")
         let storeA = try GatewayStore(path: ha.database), storeB = try GatewayStore(path: hb.database)
@@ -86,5 +85,6 @@ extension BrokerTests {
         #expect(Set(try storeA.receipts().map(\.documentID)) == Set(ids))
         #expect(try storeB.quarantined().isEmpty)
         #expect(try storeA.quarantined().isEmpty)
+        }
     }
 }

@@ -19,8 +19,7 @@ extension BrokerTests {
     /// successor's inbox exactly once, the sender sees "delivered to B (successor of A)", the
     /// second one's running gateway stops, and later sends to either reach the successor.
     @Test func mergerMovesWaitingDocumentsAndStopsTheOldGateway() async throws {
-        let net = try await TestNetwork.start()
-        defer { Task { await net.shutdown() } }
+        try await TestNetwork.with { net in
         let s = try randomUnitCode(), a = try randomUnitCode(), d = try randomUnitCode(), b = try randomUnitCode()
         let hs = try await net.enrol(s, name: "发文单位"), ha = try await net.enrol(a, name: "甲局"), hd = try await net.enrol(d, name: "丁局")
         let hb = try await net.enrol(b, name: "乙局（合并后）")
@@ -57,13 +56,13 @@ extension BrokerTests {
         guard case .failure(let ea as YizhanError) = await ga.task.result else { Issue.record("A's gateway kept running"); return }
         #expect(ea.code == .retired)
         await gs.stop(); await gb.stop()
+        }
     }
 
     /// Deregistration with transfer: waiting documents go to C, later sends to A are refused at
     /// the sender with the reason, and C takes over A's records.
     @Test func deregistrationRefusesLaterSendsAndTransfersRecords() async throws {
-        let net = try await TestNetwork.start()
-        defer { Task { await net.shutdown() } }
+        try await TestNetwork.with { net in
         let s = try randomUnitCode(), a = try randomUnitCode(), c = try randomUnitCode()
         let hs = try await net.enrol(s, name: "发文单位"), ha = try await net.enrol(a, name: "被撤销单位"), hc = try await net.enrol(c, name: "承接单位")
         let gs = RunningGateway(try net.gateway(hs)), gc = RunningGateway(try net.gateway(hc))
@@ -93,12 +92,12 @@ extension BrokerTests {
         let env = try #require(try gc.gateway.store.transferredEnvelope(id: before))
         #expect(try SignedEnvelope.open(env).0.envelope.document?.title == "撤销前的文件")
         await gs.stop(); await gc.stop()
+        }
     }
 
     /// Revocation reaches a running gateway in under a second, and it then refuses the certificate.
     @Test func revokedCertificateRefusedWithinOneSecond() async throws {
-        let net = try await TestNetwork.start()
-        defer { Task { await net.shutdown() } }
+        try await TestNetwork.with { net in
         let a = try randomUnitCode(), b = try randomUnitCode()
         let ha = try await net.enrol(a, name: "甲"), hb = try await net.enrol(b, name: "乙")
         let gb = RunningGateway(try net.gateway(hb))
@@ -123,13 +122,13 @@ extension BrokerTests {
         #expect(try gb.gateway.store.inboxCount() == 0)
         await conn.close()
         await gb.stop()
+        }
     }
 
     /// Rename: effective at a set time; former names kept and searchable; the certificate reissued
     /// and installed by the running gateway; new envelopes carry the new name; roster re-confirmation.
     @Test func renameTakesEffectAtItsTime() async throws {
-        let net = try await TestNetwork.start()
-        defer { Task { await net.shutdown() } }
+        try await TestNetwork.with { net in
         let a = try randomUnitCode(), b = try randomUnitCode()
         let ha = try await net.enrol(a, name: "武汉市城市建设委员会"), hb = try await net.enrol(b, name: "乙")
         let unitClient = RegistryClient(base: net.url, adminToken: try ha.read(ha.registryTokenFile).trimmingCharacters(in: .whitespacesAndNewlines))
@@ -155,5 +154,6 @@ extension BrokerTests {
         _ = try await unitClient.put("/v1/units/\(a.rawValue)/roster", try JSONValue.from([RegistryAPI.RosterEntry(account: "zhang.san", name: "张三", role: "收发员")]))
         #expect(try net.registry.store.unit(code: a.rawValue)?.rosterState == "confirmed")
         await ga.stop(); await gb.stop()
+        }
     }
 }

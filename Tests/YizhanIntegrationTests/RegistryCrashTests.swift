@@ -64,16 +64,16 @@ extension BrokerTests {
             _ = try await Gateway.initialize(home: gh, unit: code.rawValue, registry: url, token: added.enrolmentToken, caPEM: ca)
             homes[code] = gh
         }
-        let cleanupUsers = users
-        defer {
+        func cleanup() async {
             registry.terminate()
-            Task {
-                let ba = try TestBroker.admin()
+            registry.waitUntilExit()
+            if let ba = try? TestBroker.admin() {
                 try? await ba.deleteVhost(vhost)
-                for u in cleanupUsers { try? await ba.deleteUser(u) }
-                try? FileManager.default.removeItem(atPath: dir)
+                for u in users { try? await ba.deleteUser(u) }
             }
+            try? FileManager.default.removeItem(atPath: dir)
         }
+        do {
         var logger = Logger(label: "test")
         logger.logLevel = .critical
         let gs = RunningGateway(try Gateway(home: homes[s]!, logger: logger)) // homes was filled just above
@@ -116,5 +116,10 @@ extension BrokerTests {
         #expect(try store.verifyAudit().isEmpty)
         #expect(try gb.gateway.store.inbox().filter { $0.id == draft.id }.count == 1)
         await gs.stop(); await gb.stop()
+        } catch {
+            await cleanup()
+            throw error
+        }
+        await cleanup()
     }
 }

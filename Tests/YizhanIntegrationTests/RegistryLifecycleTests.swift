@@ -21,8 +21,7 @@ extension BrokerTests {
 
     /// Apply → reject (the applicant reads why) → apply again → approve → enrol; withdraw a pending one.
     @Test func applicationsAreDecidedByAdministrators() async throws {
-        let net = try await TestNetwork.start()
-        defer { Task { await net.shutdown() } }
+        try await TestNetwork.with { net in
         let code = try randomUnitCode(), parent = try randomUnitCode()
         let form = RegistryAPI.Apply(code: code.rawValue, name: "武汉市某区建设局", parent: parent.rawValue, contact: "李四 027-12345678", head: "王五", reason: "接入公文交换")
         let anyone = RegistryClient(base: net.url)
@@ -55,12 +54,12 @@ extension BrokerTests {
         net.users.append("unit.\(code.rawValue)")
         let actions = try net.registry.store.auditLog().filter { $0.subject == code.rawValue }.map(\.action)
         #expect(actions.starts(with: ["apply.requested", "apply.rejected", "apply.requested", "apply.cancelled", "apply.requested", "apply.approved", "apply.applied", "unit.enrolled"]))
+        }
     }
 
     /// Each of these is a clear error and changes nothing.
     @Test func badLifecycleRequestsChangeNothing() async throws {
-        let net = try await TestNetwork.start()
-        defer { Task { await net.shutdown() } }
+        try await TestNetwork.with { net in
         let a = try randomUnitCode(), b = try randomUnitCode(), c = try randomUnitCode(), gone = try randomUnitCode()
         let ha = try await net.enrol(a, name: "甲"); _ = try await net.enrol(b, name: "乙"); _ = try await net.enrol(c, name: "丙"); _ = try await net.enrol(gone, name: "已撤销")
         try await net.approve(.init(kind: "deregister", unit: gone.rawValue, transferTo: c.rawValue))
@@ -91,13 +90,25 @@ extension BrokerTests {
 
         #expect(try net.registry.store.latestDirectory()?.version == versionBefore)
         #expect(try net.registry.store.requests().count == requestsBefore + 1)
+
+        // An approved request can still be cancelled before it takes effect; then it never applies.
+        let later = try await net.admin.post("/v1/requests", try JSONValue.from(RegistryAPI.LifecycleRequest(kind: "rename", unit: c.rawValue, name: "丙（新）",
+                                                                                                             effective: Timestamp.format(Date().addingTimeInterval(3600)))))
+        let laterID = try #require(later["id"]?.stringValue)
+        _ = try await net.admin.post("/v1/requests/\(laterID)/approve", JSONValue.object([:]))
+        #expect(try net.registry.store.request(id: laterID)?.state == "approved")
+        _ = try await net.admin.post("/v1/requests/\(laterID)/cancel", JSONValue.object(["reason": .string("撤回")]))
+        #expect(try net.registry.store.request(id: laterID)?.state == "cancelled")
+        #expect(try net.registry.store.dueRequests(now: Date().addingTimeInterval(7200)).isEmpty)
+        await expectError(.conflict, "cancelling twice") { _ = try await net.admin.post("/v1/requests/\(laterID)/cancel", JSONValue.object([:])) }
+        #expect(try net.registry.store.unit(code: c.rawValue)?.name == "丙")
         #expect(try net.registry.store.units().filter { $0.status == "active" }.count == 3)
+        }
     }
 
     /// Editing, removing or reordering a row of the audit log in the SQLite file is detected and named.
     @Test func auditChainDetectsTampering() async throws {
-        let net = try await TestNetwork.start()
-        defer { Task { await net.shutdown() } }
+        try await TestNetwork.with { net in
         for _ in 0..<3 { _ = try await net.enrol(try randomUnitCode(), name: "单位") }
         #expect(try net.registry.store.verifyAudit().isEmpty)
         let path = net.registry.home.database
@@ -130,5 +141,6 @@ extension BrokerTests {
         }
         problems = try net.registry.store.verifyAudit()
         #expect(problems.contains { $0.entry == ids[7] || $0.entry == ids[8] })
+        }
     }
 }

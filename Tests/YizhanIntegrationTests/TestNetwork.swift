@@ -105,6 +105,17 @@ final class TestNetwork: @unchecked Sendable {
         return net
     }
 
+    /// Runs `body` on a fresh network and always removes it (vhost, users, files) before returning,
+    /// so quorum queues do not pile up on the shared broker across runs.
+    static func with(tls: Bool = false, _ body: (TestNetwork) async throws -> Void) async throws {
+        let net = try await start(tls: tls)
+        do { try await body(net) } catch {
+            await net.shutdown()
+            throw error
+        }
+        await net.shutdown()
+    }
+
     init(dir: String, vhost: String, registry: Registry, url: String, admin: RegistryClient) {
         self.dir = dir; self.vhost = vhost; self.registry = registry; self.url = url; self.admin = admin
     }
