@@ -31,14 +31,26 @@ public enum JSONValue: Sendable, Equatable {
     }
 
     /// Converts an `Encodable` into a JSON value by way of `JSONEncoder`.
+    /// Dates travel as RFC 3339 UTC strings, everywhere the API or a file carries one.
     public static func from<T: Encodable>(_ value: T) throws -> JSONValue {
         let enc = JSONEncoder()
         enc.outputFormatting = [.withoutEscapingSlashes]
+        enc.dateEncodingStrategy = .custom { date, encoder in
+            var c = encoder.singleValueContainer()
+            try c.encode(Timestamp.format(date))
+        }
         return try parse(enc.encode(value))
     }
 
     public func decode<T: Decodable>(_ type: T.Type) throws -> T {
-        try JSONDecoder().decode(T.self, from: Data(canonicalBytes()))
+        let dec = JSONDecoder()
+        dec.dateDecodingStrategy = .custom { decoder in
+            let c = try decoder.singleValueContainer()
+            let s = try c.decode(String.self)
+            guard let d = Timestamp.parse(s) else { throw DecodingError.dataCorruptedError(in: c, debugDescription: "not an RFC 3339 time: \(s)") }
+            return d
+        }
+        return try dec.decode(T.self, from: Data(canonicalBytes()))
     }
 }
 
