@@ -20,7 +20,7 @@ extension Registry {
             throw YizhanError(.conflict, "unit \(code) already has an open application")
         }
         let secret = try SecureRandom.token(bytes: 24)
-        let payload = try JSONValue.from(RegistryStore.Application(code: code.rawValue, name: name, parent: a.parent, contact: a.contact, head: a.head, reason: a.reason))
+        let payload = try JSONValue.from(RegistryAPI.Apply(code: code.rawValue, name: name, parent: a.parent, contact: a.contact, head: a.head, reason: a.reason))
         let r = try store.createRequest(kind: "apply", subject: code.rawValue, payload: payload, by: actor, effectiveAt: nil,
                                         applicantSecretSha256: Digest.sha256Hex(Array(secret.utf8)), why: a.reason)
         return (r, secret)
@@ -145,7 +145,7 @@ extension Registry {
         let at = r.effectiveAt ?? Date()
         switch r.kind {
         case "apply":
-            let a = try r.payload.decode(RegistryStore.Application.self)
+            let a = try r.payload.decode(RegistryAPI.Apply.self)
             try await topology.provision(unit: a.code)
             let token = try SecureRandom.token(bytes: 24)
             let expires = Date().addingTimeInterval(Double(config.enrolmentTokenHours) * 3600)

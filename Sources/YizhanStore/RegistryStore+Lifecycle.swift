@@ -107,19 +107,7 @@ extension RegistryStore {
 
     // MARK: applying
 
-    public struct Application: Sendable, Codable {
-        public var code: String
-        public var name: String
-        public var parent: String?
-        public var contact: String
-        public var head: String
-        public var reason: String
-        public init(code: String, name: String, parent: String?, contact: String, head: String, reason: String) {
-            self.code = code; self.name = name; self.parent = parent; self.contact = contact; self.head = head; self.reason = reason
-        }
-    }
-
-    public func applyApplication(_ r: Request, _ a: Application, brokerUser: String, tokenSha256: String, tokenExpires: Date, now: Date = Date()) throws {
+    public func applyApplication(_ r: Request, _ a: RegistryAPI.Apply, brokerUser: String, tokenSha256: String, tokenExpires: Date, now: Date = Date()) throws {
         try writer.write { db in
             if try Bool.fetchOne(db, sql: "SELECT 1 FROM units WHERE code = ?", arguments: [a.code]) != nil {
                 throw YizhanError(.conflict, "unit \(a.code) is already registered")
