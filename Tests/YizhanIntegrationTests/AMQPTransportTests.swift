@@ -103,6 +103,7 @@ extension BrokerTests {
         } catch {}
         try TestBroker.rabbitmqctl("start_app")
         try TestBroker.rabbitmqctl("await_startup")
+        try await TestBroker.requireRunning() // the management listener comes back a little after the node
         try await eventually("a new session after the broker restarted", timeout: .seconds(90)) { sessions.load(ordering: .relaxed) >= 3 }
         task.cancel()
         _ = await task.result

@@ -22,9 +22,19 @@ enum TestBroker {
 
     static func admin() throws -> BrokerAdmin { try BrokerAdmin(url: adminURL) }
 
+    /// Fails (never skips) when the broker is missing; waits up to 30 s for one that is restarting.
     static func requireRunning() async throws {
-        do { _ = try await admin().overview() } catch {
-            throw TestFailure("RabbitMQ management API not reachable at \(adminURL) (\(error)); run the tests with Deploy/test.sh")
+        let deadline = ContinuousClock.now + .seconds(30)
+        while true {
+            do {
+                _ = try await admin().overview()
+                return
+            } catch {
+                if ContinuousClock.now > deadline {
+                    throw TestFailure("RabbitMQ management API not reachable at \(adminURL) (\(error)); run the tests with Deploy/test.sh")
+                }
+                try await Task.sleep(for: .milliseconds(200))
+            }
         }
     }
 
