@@ -107,6 +107,8 @@ extension RegistryStore {
 
     // MARK: applying
 
+    /// Admits an approved applicant with its one-time enrolment token, stored as SHA-256 only
+    /// (192 random bits: a slow hash adds nothing for a secret that cannot be guessed).
     public func applyApplication(_ r: Request, _ a: RegistryAPI.Apply, brokerUser: String, tokenSha256: String, tokenExpires: Date, now: Date = Date()) throws {
         try writer.write { db in
             if try Bool.fetchOne(db, sql: "SELECT 1 FROM units WHERE code = ?", arguments: [a.code]) != nil {

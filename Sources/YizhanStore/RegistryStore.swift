@@ -58,22 +58,6 @@ public struct RegistryStore: Sendable {
         }
     }
 
-    /// Adds an active unit and its one-time enrolment token (stored as a SHA-256 of a
-    /// 192-bit random secret; a slow hash adds nothing for secrets that cannot be guessed).
-    public func addUnit(code: UnitCode, name: String, brokerUser: String, tokenSha256: String, tokenExpires: Date, actor: String, now: Date = Date()) throws {
-        try writer.write { db in
-            if try Bool.fetchOne(db, sql: "SELECT 1 FROM units WHERE code = ?", arguments: [code.rawValue]) != nil {
-                throw YizhanError(.conflict, "unit \(code) is already registered")
-            }
-            try db.execute(sql: "INSERT INTO units (code, name, status, broker_user, created_at) VALUES (?, ?, 'active', ?, ?)",
-                           arguments: [code.rawValue, name, brokerUser, now.storeTime])
-            try db.execute(sql: "INSERT INTO unit_names (code, name, valid_from) VALUES (?, ?, ?)", arguments: [code.rawValue, name, now.storeTime])
-            try db.execute(sql: "INSERT INTO enrolment_tokens (token_sha256, code, created_at, expires_at) VALUES (?, ?, ?, ?)",
-                           arguments: [tokenSha256, code.rawValue, now.storeTime, tokenExpires.storeTime])
-            try audit(db, actor: actor, action: "unit.added", subject: code.rawValue, detail: name, now: now)
-        }
-    }
-
     /// Loads many active units with their certificates in one transaction (benchmarks, bulk imports).
     public func bulkLoad(units: [(code: String, name: String, brokerUser: String)], certificates: [CertificateRecord], actor: String, now: Date = Date()) throws {
         try writer.write { db in
