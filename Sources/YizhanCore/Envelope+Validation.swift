@@ -56,16 +56,29 @@ extension Envelope {
         }
     }
 
+    static let documentMembers: Set<String> = ["title", "number", "type", "urgency", "signer", "classification", "issuer", "dateWritten",
+                                               "attachments", "note", "printedBy", "printedOn"]
+
     static func validateDocument(_ d: JSONValue) throws(YizhanError) {
         guard let o = d.objectValue else { throw violation("/document", "must be an object") }
-        for key in o.keys where !["title", "number", "type", "urgency"].contains(key) {
+        for key in o.keys where !documentMembers.contains(key) {
             throw violation("/document/\(key)", "unknown member")
         }
         guard let t = o["title"] else { throw violation("/document/title", "required") }
         try nonEmptyString(t, "/document/title", max: 500)
-        if let n = o["number"] { try nonEmptyString(n, "/document/number", max: 100) }
+        for k in ["number", "type", "urgency", "signer", "classification", "issuer", "dateWritten", "note", "printedBy", "printedOn"] {
+            if let v = o[k] { try nonEmptyString(v, "/document/\(k)", max: k == "note" ? 2000 : 200) }
+        }
         if let t = o["type"] { guard let s = t.stringValue, DocumentInfo.documentTypes.contains(s) else { throw violation("/document/type", "not one of the 15 document types") } }
         if let u = o["urgency"] { guard let s = u.stringValue, DocumentInfo.urgencies.contains(s) else { throw violation("/document/urgency", "must be 特急 or 加急") } }
+        if let a = o["attachments"] {
+            guard let list = a.arrayValue, list.count <= 1000 else { throw violation("/document/attachments", "must be an array") }
+            for (i, x) in list.enumerated() { try nonEmptyString(x, "/document/attachments/\(i)", max: 500) }
+        }
+        // The model carries the semantic rules (number format, signer, classification, dates).
+        let info: DocumentInfo
+        do { info = try d.decode(DocumentInfo.self) } catch { throw violation("/document", "does not decode") }
+        try info.validate()
     }
 
     static func validateReceipt(_ r: JSONValue) throws(YizhanError) {

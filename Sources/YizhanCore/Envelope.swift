@@ -59,18 +59,45 @@ public struct Envelope: Codable, Sendable, Equatable {
     }
 }
 
-/// GB/T 9704 metadata carried in `document`. Later issues add the remaining fields.
+/// GB/T 9704-2012 metadata carried in `document`. Recipients (主送/抄送) are the envelope's
+/// `recipients` with role main/cc; the seal arrives with the seals issue.
 public struct DocumentInfo: Codable, Sendable, Equatable {
     public var title: String
+    /// 发文字号, validated by `DocumentNumber`.
     public var number: String?
+    /// 文种: one of the 15 types.
     public var type: String?
+    /// 紧急程度: 特急, 加急, or absent.
     public var urgency: String?
-    public init(title: String, number: String? = nil, type: String? = nil, urgency: String? = nil) {
-        self.title = title; self.number = number; self.type = type; self.urgency = urgency
+    /// 签发人: required on upward documents (请示, 报告).
+    public var signer: String?
+    /// 密级: only 非涉密 (or absent) is accepted; a classified document is refused everywhere.
+    public var classification: String?
+    /// 发文机关署名.
+    public var issuer: String?
+    /// 成文日期, YYYY-MM-DD.
+    public var dateWritten: String?
+    /// 附件说明: the attachment list as printed.
+    public var attachments: [String]?
+    /// 附注.
+    public var note: String?
+    /// 印发机关 and 印发日期 (YYYY-MM-DD).
+    public var printedBy: String?
+    public var printedOn: String?
+
+    public init(title: String, number: String? = nil, type: String? = nil, urgency: String? = nil, signer: String? = nil,
+                classification: String? = nil, issuer: String? = nil, dateWritten: String? = nil, attachments: [String]? = nil,
+                note: String? = nil, printedBy: String? = nil, printedOn: String? = nil) {
+        self.title = title; self.number = number; self.type = type; self.urgency = urgency; self.signer = signer
+        self.classification = classification; self.issuer = issuer; self.dateWritten = dateWritten; self.attachments = attachments
+        self.note = note; self.printedBy = printedBy; self.printedOn = printedOn
     }
 
     public static let documentTypes = ["决议", "决定", "命令", "公报", "公告", "通告", "意见", "通知", "通报", "报告", "请示", "批复", "议案", "函", "纪要"]
     public static let urgencies = ["特急", "加急"]
+    public static let upwardTypes: Set<String> = ["请示", "报告"]
+    public static let nonClassified = "非涉密"
+    public static let classifiedLevels = ["绝密", "机密", "秘密"]
 }
 
 /// What a `receipt` envelope says about the document it answers.

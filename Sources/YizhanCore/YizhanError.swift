@@ -26,6 +26,9 @@ public struct YizhanError: Error, Sendable, Equatable, CustomStringConvertible {
         public static let conflict = Code(rawValue: "conflict")
         public static let remote = Code(rawValue: "remote")
         public static let retired = Code(rawValue: "retired")
+        public static let invalidDocumentNumber = Code(rawValue: "invalid-document-number")
+        public static let classified = Code(rawValue: "classified-document")
+        public static let invalidDocument = Code(rawValue: "invalid-document")
     }
 
     public let code: Code

@@ -112,6 +112,8 @@ public struct GatewayStore: Sendable {
 
     public func enqueue(_ draft: Draft, now: Date = Date()) throws {
         guard !draft.recipients.isEmpty else { throw YizhanError(.invalidArgument, "a document needs at least one recipient") }
+        // Refused before anything is stored: classified, malformed number, missing signer, ...
+        try draft.document?.validate()
         let docJSON = try draft.document.map { String(decoding: try JSONValue.from($0).canonicalBytes(), as: UTF8.self) }
         try writer.write { db in
             try db.execute(sql: "INSERT INTO outbox (id, kind, created_at, in_reply_to, document_json) VALUES (?, ?, ?, ?, ?)",

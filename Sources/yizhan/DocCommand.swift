@@ -25,6 +25,14 @@ struct DocCommand: AsyncParsableCommand {
         @Option(help: "Document type (文种), one of the 15 types.") var type: String?
         @Option(help: "Urgency: 特急 or 加急.") var urgency: String?
         @Option(help: "Kind: document, report, request, reply, notice.") var kind = "document"
+        @Option(help: "Signer (签发人), required for 请示 and 报告.") var signer: String?
+        @Option(help: "Classification (密级); only 非涉密 is accepted.") var classification: String?
+        @Option(help: "Issuing authority as signed (发文机关署名).") var issuer: String?
+        @Option(name: .customLong("date-written"), help: "Date written (成文日期), YYYY-MM-DD.") var dateWritten: String?
+        @Option(name: .customLong("attachment-title"), help: "An entry of the attachment list (附件说明); repeat for each.") var attachmentTitles: [String] = []
+        @Option(help: "Note (附注).") var note: String?
+        @Option(name: .customLong("printed-by"), help: "Printing office (印发机关).") var printedBy: String?
+        @Option(name: .customLong("printed-on"), help: "Printing date (印发日期), YYYY-MM-DD.") var printedOn: String?
         @Argument(help: "Attachment files.") var files: [String] = []
 
         func run() async throws {
@@ -40,17 +48,18 @@ struct DocCommand: AsyncParsableCommand {
                 }
             }
             guard !recipients.isEmpty else { throw YizhanError(.invalidArgument, "--to needs at least one unit code") }
-            if let t = type, !DocumentInfo.documentTypes.contains(t) { throw YizhanError(.invalidArgument, "document type \(t) is not one of \(DocumentInfo.documentTypes.joined(separator: " "))") }
-            if let u = urgency, !DocumentInfo.urgencies.contains(u) { throw YizhanError(.invalidArgument, "urgency must be 特急 or 加急") }
             guard !title.trimmingCharacters(in: .whitespaces).isEmpty else { throw YizhanError(.invalidArgument, "--title must not be empty") }
+            let info = DocumentInfo(title: title, number: number, type: type, urgency: urgency, signer: signer, classification: classification,
+                                    issuer: issuer, dateWritten: dateWritten, attachments: attachmentTitles.isEmpty ? nil : attachmentTitles,
+                                    note: note, printedBy: printedBy, printedOn: printedOn)
+            try info.validate()
             var parts: [GatewayStore.PartData] = []
             for f in files {
                 guard let d = FileManager.default.contents(atPath: f) else { throw YizhanError(.invalidArgument, "cannot read \(f)") }
                 let bytes = Array(d)
                 parts.append(.init(name: (f as NSString).lastPathComponent, mediaType: MediaType.guess(f), data: bytes, sha256: Digest.sha256Hex(bytes)))
             }
-            let draft = GatewayStore.Draft(kind: k, document: DocumentInfo(title: title, number: number, type: type, urgency: urgency),
-                                           recipients: recipients, parts: parts)
+            let draft = GatewayStore.Draft(kind: k, document: info, recipients: recipients, parts: parts)
             try store.enqueue(draft)
             print(draft.id)
         }

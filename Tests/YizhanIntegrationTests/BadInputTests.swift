@@ -51,11 +51,16 @@ extension BrokerTests {
         // Not addressed to B: A's genuine envelope for C, routed to B.
         let misrouted = try SignedEnvelope.sign(envelope(from: a, to: c), key: keyA, certificate: certA)
         try await send(misrouted.bytes)
+        // A classified document, signed by a real unit: refused on receipt as it is at sending.
+        var secret = envelope(from: a, to: b)
+        secret.document = DocumentInfo(title: "内部文件", classification: "秘密")
+        try await send(try SignedEnvelope.sign(secret, key: keyA, certificate: certA).bytes)
         // A forged signature: one changed byte of the title after signing.
         let good = try SignedEnvelope.sign(envelope(from: a, to: b), key: keyA, certificate: certA)
         try await send(Array(String(decoding: good.bytes, as: UTF8.self).replacingOccurrences(of: "测试", with: "测验").utf8))
 
-        let expected = ["malformed-json", "schema-violation", "unknown-sender", "untrusted-certificate", "wrong-user-id", "part-mismatch", "not-addressed", "bad-signature"]
+        let expected = ["malformed-json", "schema-violation", "unknown-sender", "untrusted-certificate", "wrong-user-id", "part-mismatch", "not-addressed",
+                        "classified-document", "bad-signature"]
         try await eventually("all \(expected.count) bad messages quarantined") { try gb.gateway.store.quarantined().count == expected.count }
         let q = try gb.gateway.store.quarantined()
         #expect(q.map(\.reason) == expected)
@@ -68,7 +73,10 @@ extension BrokerTests {
         #expect(reasons == ["part-mismatch", "not-addressed"])
         #expect(try storeA.receipts().allSatisfy { $0.status == "rejected" })
         // The gateway still runs: a good document still arrives.
-        let draft = GatewayStore.Draft(kind: .document, document: DocumentInfo(title: "正常文件"), recipients: [.init(unit: b, role: .main)], parts: [])
+        let draft = GatewayStore.Draft(kind: .document, document: DocumentInfo(
+            title: "关于报送2026年建设工程质量情况的报告", number: "武建〔2026〕15号", type: "报告", urgency: "加急", signer: "张三", classification: "非涉密",
+            issuer: "甲", dateWritten: "2026-11-30", attachments: ["1. 质量情况统计表"], note: "联系人：李四", printedBy: "甲办公室", printedOn: "2026-11-30"),
+            recipients: [.init(unit: b, role: .main), .init(unit: c, role: .cc)], parts: [])
         try storeA.enqueue(draft)
         try await eventually("a good document after the bad ones") { try storeA.outboxEntry(id: draft.id)?.deliveries.first?.state == "delivered" }
         #expect(try gb.gateway.store.inboxCount() == 1)

@@ -77,6 +77,15 @@ import YizhanCore
         }
     }
 
+    @Test func classifiedOrMalformedDocumentsAreRefusedBeforeStoring() throws {
+        for doc in [DocumentInfo(title: "t", classification: "秘密"), DocumentInfo(title: "t", number: "武建[2026]1号"), DocumentInfo(title: "t", type: "请示")] {
+            #expect(throws: YizhanError.self) {
+                try store.enqueue(GatewayStore.Draft(kind: .document, document: doc, recipients: [.init(unit: b, role: .main)], parts: []))
+            }
+        }
+        #expect(try store.outbox().isEmpty)
+    }
+
     @Test func directoryCacheNeverGoesBack() throws {
         try store.cacheDirectory(version: 5, signed: [5])
         try store.cacheDirectory(version: 3, signed: [3])
