@@ -6,21 +6,25 @@ public struct SignedEnvelope: Sendable {
     public let bytes: [UInt8]
     public let envelope: Envelope
     public let json: JSONValue
+    /// SHA-256 (hex) of the signing payload, computed once from the payload that was signed or verified.
+    public let payloadSha256: String
 
-    /// Signs `envelope` (its `signature` is replaced) and serialises it canonically.
+    /// Signs `envelope` (its `signature` is replaced) and serialises it canonically. The model is
+    /// encoded once; the signature is added to that JSON value rather than encoding again.
     public static func sign(_ envelope: Envelope, key: PrivateKey, certificate: Certificate) throws -> SignedEnvelope {
         var e = envelope
         e.signature = nil
-        let unsigned = try JSONValue.from(e)
-        let payload = Envelope.signingPayload(of: unsigned)
+        guard case .object(var o) = try JSONValue.from(e) else { throw YizhanError(.invalidArgument, "envelope is not an object") }
+        let payload = JSONValue.object(o).canonicalBytes()
         let sig = try JWS.sign(payload: payload, type: JWS.envelopeType, key: key, certificate: certificate)
         e.signature = sig
-        let json = try JSONValue.from(e)
-        return SignedEnvelope(bytes: json.canonicalBytes(), envelope: e, json: json)
+        o["signature"] = .object(["protected": .string(sig.protected), "signature": .string(sig.signature)])
+        let json = JSONValue.object(o)
+        return SignedEnvelope(bytes: json.canonicalBytes(), envelope: e, json: json, payloadSha256: Digest.sha256Hex(payload))
     }
 
-    public init(bytes: [UInt8], envelope: Envelope, json: JSONValue) {
-        self.bytes = bytes; self.envelope = envelope; self.json = json
+    init(bytes: [UInt8], envelope: Envelope, json: JSONValue, payloadSha256: String) {
+        self.bytes = bytes; self.envelope = envelope; self.json = json; self.payloadSha256 = payloadSha256
     }
 
     /// Parses, validates against the schema, and checks the signature. Trust in the certificate
@@ -28,9 +32,8 @@ public struct SignedEnvelope: Sendable {
     public static func open(_ bytes: [UInt8]) throws(YizhanError) -> (SignedEnvelope, Certificate) {
         let (env, json) = try Envelope.parse(bytes)
         guard let sig = env.signature else { throw YizhanError(.schemaViolation, "envelope has no signature") }
-        let cert = try JWS.verify(payload: Envelope.signingPayload(of: json), signature: sig, type: JWS.envelopeType)
-        return (SignedEnvelope(bytes: bytes, envelope: env, json: json), cert)
+        let payload = Envelope.signingPayload(of: json)
+        let cert = try JWS.verify(payload: payload, signature: sig, type: JWS.envelopeType)
+        return (SignedEnvelope(bytes: bytes, envelope: env, json: json, payloadSha256: Digest.sha256Hex(payload)), cert)
     }
-
-    public var payloadSha256: String { Digest.sha256Hex(Envelope.signingPayload(of: json)) }
 }
