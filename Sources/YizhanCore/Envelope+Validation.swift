@@ -1,7 +1,8 @@
 /// Structural checks mirroring Schemas/envelope.schema.json, run on the raw JSON before any
 /// field is trusted. The schema file is the contract; the tests check both agree on what we emit.
 extension Envelope {
-    static let topMembers: Set<String> = ["spec", "id", "kind", "sender", "senderName", "recipients", "created", "inReplyTo", "document", "receipt", "parts", "signature"]
+    static let topMembers: Set<String> = ["spec", "id", "kind", "sender", "senderName", "recipients", "created", "inReplyTo", "document", "receipt", "parts", "signature",
+                                          "signForBy", "supersedes", "meeting", "chase", "attendance", "transfer"]
 
     public static func validate(_ json: JSONValue) throws(YizhanError) {
         guard let o = json.objectValue else { throw violation("", "envelope must be an object") }
@@ -28,12 +29,35 @@ extension Envelope {
             throw violation("/created", "must be an RFC 3339 UTC timestamp")
         }
         if let r = o["inReplyTo"] { guard let s = r.stringValue, UUIDv7.isValid(s) else { throw violation("/inReplyTo", "must be a UUIDv7") } }
-        if k == .receipt {
-            guard o["receipt"] != nil, o["inReplyTo"] != nil else { throw violation("/receipt", "a receipt needs receipt and inReplyTo") }
-            guard o["document"] == nil else { throw violation("/document", "a receipt carries no document") }
-        } else {
-            guard o["receipt"] == nil else { throw violation("/receipt", "only a receipt carries receipt") }
+        // Which members each kind carries, and which it must not.
+        let needs: [String: Set<Kind>] = ["receipt": [.receipt], "chase": [.chase], "attendance": [.attendance], "meeting": [.notice]]
+        for (member, kinds) in needs {
+            if kinds.contains(k), o[member] == nil { throw violation("/\(member)", "required for kind \(kind)") }
+            if !kinds.contains(k), o[member] != nil { throw violation("/\(member)", "not allowed for kind \(kind)") }
+        }
+        if k.carriesDocument {
             guard o["document"] != nil else { throw violation("/document", "required for kind \(kind)") }
+        } else {
+            guard o["document"] == nil else { throw violation("/document", "a \(kind) carries no document") }
+            for m in ["signForBy", "supersedes"] where o[m] != nil { throw violation("/\(m)", "not allowed for kind \(kind)") }
+        }
+        if [.receipt, .reply, .chase, .attendance].contains(k), o["inReplyTo"] == nil {
+            throw violation("/inReplyTo", "a \(kind) needs inReplyTo")
+        }
+        if let v = o["signForBy"] { try timestamp(v, "/signForBy") }
+        if let r = o["supersedes"] { guard let s = r.stringValue, UUIDv7.isValid(s) else { throw violation("/supersedes", "must be a UUIDv7") } }
+        if let m = o["meeting"] { try validateMeeting(m) }
+        if let c = o["chase"] {
+            guard let co = c.objectValue, Set(co.keys) == ["message"], let msg = co["message"] else { throw violation("/chase", "must be {message}") }
+            try nonEmptyString(msg, "/chase/message", max: 1000)
+        }
+        if let a = o["attendance"] { try validateAttendance(a) }
+        if let t = o["transfer"] {
+            guard let to = t.objectValue, Set(to.keys) == ["chunkSize"], let n = to["chunkSize"]?.numberValue, n == n.rounded(),
+                  n >= Double(TransferInfo.minimumChunk), n <= Double(TransferInfo.maximumChunk) else {
+                throw violation("/transfer", "must be {chunkSize} with \(TransferInfo.minimumChunk)...\(TransferInfo.maximumChunk) bytes")
+            }
+            guard let p = o["parts"]?.arrayValue, !p.isEmpty else { throw violation("/transfer", "only an envelope with parts is transferred in chunks") }
         }
         if let d = o["document"] { try validateDocument(d) }
         if let r = o["receipt"] { try validateReceipt(r) }
@@ -81,15 +105,44 @@ extension Envelope {
         try info.validate()
     }
 
+    static func timestamp(_ v: JSONValue, _ path: String) throws(YizhanError) {
+        guard let s = v.stringValue, s.hasSuffix("Z"), Timestamp.parse(s) != nil else { throw violation(path, "must be an RFC 3339 UTC timestamp") }
+    }
+
+    static func validateMeeting(_ m: JSONValue) throws(YizhanError) {
+        guard let o = m.objectValue else { throw violation("/meeting", "must be an object") }
+        for key in o.keys where !["start", "end", "place", "replyBy"].contains(key) { throw violation("/meeting/\(key)", "unknown member") }
+        guard let start = o["start"], let place = o["place"] else { throw violation("/meeting", "needs start and place") }
+        try timestamp(start, "/meeting/start")
+        try nonEmptyString(place, "/meeting/place", max: 500)
+        if let e = o["end"] { try timestamp(e, "/meeting/end") }
+        if let r = o["replyBy"] { try timestamp(r, "/meeting/replyBy") }
+    }
+
+    static func validateAttendance(_ a: JSONValue) throws(YizhanError) {
+        guard let o = a.objectValue else { throw violation("/attendance", "must be an object") }
+        for key in o.keys where !["attending", "attendees", "note"].contains(key) { throw violation("/attendance/\(key)", "unknown member") }
+        guard case .bool(let attending)? = o["attending"] else { throw violation("/attendance/attending", "must be true or false") }
+        guard let list = o["attendees"]?.arrayValue, list.count <= 100 else { throw violation("/attendance/attendees", "must be an array of at most 100 names") }
+        for (i, n) in list.enumerated() { try nonEmptyString(n, "/attendance/attendees/\(i)", max: 100) }
+        if attending, list.isEmpty { throw violation("/attendance/attendees", "name who attends") }
+        if let n = o["note"] { try nonEmptyString(n, "/attendance/note", max: 1000) }
+    }
+
     static func validateReceipt(_ r: JSONValue) throws(YizhanError) {
         guard let o = r.objectValue else { throw violation("/receipt", "must be an object") }
-        for key in o.keys where !["status", "document", "payloadSha256", "reason", "detail", "onBehalfOf"].contains(key) {
+        for key in o.keys where !["status", "document", "payloadSha256", "reason", "detail", "onBehalfOf", "clerk"].contains(key) {
             throw violation("/receipt/\(key)", "unknown member")
         }
-        guard let s = o["status"]?.stringValue, ReceiptInfo.Status(rawValue: s) != nil else { throw violation("/receipt/status", "must be delivered or rejected") }
+        guard let s = o["status"]?.stringValue, let status = ReceiptInfo.Status(rawValue: s) else {
+            throw violation("/receipt/status", "must be one of \(ReceiptInfo.Status.allCases.map(\.rawValue).joined(separator: ", "))")
+        }
+        if status.isClerkAct, o["clerk"] == nil { throw violation("/receipt/clerk", "a \(s) receipt names the clerk") }
+        if status == .returned || status == .rejected, o["reason"] == nil { throw violation("/receipt/reason", "a \(s) receipt gives a reason") }
+        if let c = o["clerk"] { try nonEmptyString(c, "/receipt/clerk", max: 100) }
         guard let doc = o["document"]?.stringValue, UUIDv7.isValid(doc) else { throw violation("/receipt/document", "must be a UUIDv7") }
         guard let h = o["payloadSha256"]?.stringValue, h.isEmpty || isHex(h, count: 64) else { throw violation("/receipt/payloadSha256", "must be hex SHA-256 or empty") }
-        if let x = o["reason"] { try nonEmptyString(x, "/receipt/reason", max: 100) }
+        if let x = o["reason"] { try nonEmptyString(x, "/receipt/reason", max: 1000) }
         if let x = o["detail"] { try nonEmptyString(x, "/receipt/detail", max: 1000) }
         if let x = o["onBehalfOf"] { guard let s = x.stringValue, (try? UnitCode(s)) != nil else { throw violation("/receipt/onBehalfOf", "must be a unit code") } }
     }

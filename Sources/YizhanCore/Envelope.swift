@@ -1,7 +1,12 @@
 /// The signed unit of exchange (wire contract v1). See Schemas/envelope.schema.json.
 public struct Envelope: Codable, Sendable, Equatable {
     public enum Kind: String, Codable, Sendable, CaseIterable {
-        case document, report, request, reply, notice, receipt
+        /// 公文 exchange; 信息报送; 请示; 批复 (inReplyTo the request); 会议通知 (with `meeting`);
+        /// receipts (delivered, rejected, signed for, returned, adopted); 催办; 参会回执.
+        case document, report, request, reply, notice, receipt, chase, attendance
+
+        /// Kinds that carry GB/T 9704 `document` metadata.
+        public var carriesDocument: Bool { [.document, .report, .request, .reply, .notice].contains(self) }
     }
 
     public struct Recipient: Codable, Sendable, Equatable, Hashable {
@@ -32,11 +37,22 @@ public struct Envelope: Codable, Sendable, Equatable {
     public var document: DocumentInfo?
     public var receipt: ReceiptInfo?
     public var parts: [Part]
+    /// Sign-for deadline (签收时限), RFC 3339 UTC; urgent documents always carry one.
+    public var signForBy: String?
+    /// The returned document this one corrects (更正后重发).
+    public var supersedes: String?
+    public var meeting: MeetingInfo?
+    public var chase: ChaseInfo?
+    public var attendance: AttendanceInfo?
+    /// Present when the parts travel as chunk messages after the envelope instead of in its frame.
+    public var transfer: TransferInfo?
     public var signature: Signature?
 
     public init(id: String = UUIDv7.make(), kind: Kind, sender: UnitCode, senderName: String? = nil,
                 recipients: [Recipient], created: String, inReplyTo: String? = nil,
-                document: DocumentInfo? = nil, receipt: ReceiptInfo? = nil, parts: [Part] = []) {
+                document: DocumentInfo? = nil, receipt: ReceiptInfo? = nil, parts: [Part] = [], signForBy: String? = nil,
+                supersedes: String? = nil, meeting: MeetingInfo? = nil, chase: ChaseInfo? = nil, attendance: AttendanceInfo? = nil,
+                transfer: TransferInfo? = nil) {
         self.spec = 1
         self.id = id
         self.kind = kind
@@ -48,6 +64,12 @@ public struct Envelope: Codable, Sendable, Equatable {
         self.document = document
         self.receipt = receipt
         self.parts = parts
+        self.signForBy = signForBy
+        self.supersedes = supersedes
+        self.meeting = meeting
+        self.chase = chase
+        self.attendance = attendance
+        self.transfer = transfer
         self.signature = nil
     }
 
@@ -100,9 +122,18 @@ public struct DocumentInfo: Codable, Sendable, Equatable {
     public static let classifiedLevels = ["绝密", "机密", "秘密"]
 }
 
-/// What a `receipt` envelope says about the document it answers.
+/// What a `receipt` envelope says about the document it answers. `delivered` and `rejected`
+/// come from the receiving gateway; the others are a clerk's act and name the clerk.
 public struct ReceiptInfo: Codable, Sendable, Equatable {
-    public enum Status: String, Codable, Sendable { case delivered, rejected }
+    public enum Status: String, Codable, Sendable, CaseIterable {
+        case delivered, rejected
+        /// 签收 and 退回 (退回 needs a reason).
+        case signedFor = "signed-for", returned
+        /// 采用 / 不采用 of an information report.
+        case adopted, notAdopted = "not-adopted"
+
+        public var isClerkAct: Bool { ![.delivered, .rejected].contains(self) }
+    }
     public var status: Status
     /// The document (envelope id) this receipt answers; equals the envelope's `inReplyTo`.
     public var document: String
@@ -112,8 +143,48 @@ public struct ReceiptInfo: Codable, Sendable, Equatable {
     public var detail: String?
     /// Set when the receiver took delivery as the successor of an addressed unit.
     public var onBehalfOf: UnitCode?
-    public init(status: Status, document: String, payloadSha256: String, reason: String? = nil, detail: String? = nil, onBehalfOf: UnitCode? = nil) {
+    /// The named user who signed for, returned or judged the document.
+    public var clerk: String?
+    public init(status: Status, document: String, payloadSha256: String, reason: String? = nil, detail: String? = nil, onBehalfOf: UnitCode? = nil,
+                clerk: String? = nil) {
         self.status = status; self.document = document; self.payloadSha256 = payloadSha256
-        self.reason = reason; self.detail = detail; self.onBehalfOf = onBehalfOf
+        self.reason = reason; self.detail = detail; self.onBehalfOf = onBehalfOf; self.clerk = clerk
     }
+}
+
+/// 会议通知: when and where; attendance replies are wanted by `replyBy`.
+public struct MeetingInfo: Codable, Sendable, Equatable {
+    public var start: String
+    public var end: String?
+    public var place: String
+    public var replyBy: String?
+    public init(start: String, end: String? = nil, place: String, replyBy: String? = nil) {
+        self.start = start; self.end = end; self.place = place; self.replyBy = replyBy
+    }
+}
+
+/// 催办 of the document named by the envelope's `inReplyTo`.
+public struct ChaseInfo: Codable, Sendable, Equatable {
+    public var message: String
+    public init(message: String) { self.message = message }
+}
+
+/// 参会回执 to the meeting notice named by `inReplyTo`; a later reply replaces an earlier one.
+public struct AttendanceInfo: Codable, Sendable, Equatable {
+    public var attending: Bool
+    public var attendees: [String]
+    public var note: String?
+    public init(attending: Bool, attendees: [String], note: String? = nil) { self.attending = attending; self.attendees = attendees; self.note = note }
+}
+
+/// Chunked transfer: every part is cut into `chunkSize`-byte chunks (the last may be shorter),
+/// sent as chunk messages after the envelope. See `ChunkFrame`.
+public struct TransferInfo: Codable, Sendable, Equatable {
+    public var chunkSize: Int
+    public init(chunkSize: Int) { self.chunkSize = chunkSize }
+    public static let minimumChunk = 4096
+    public static let maximumChunk = 16 << 20
+    public static let defaultChunk = 1 << 20
+
+    public func chunks(of size: Int) -> Int { size == 0 ? 0 : (size + chunkSize - 1) / chunkSize }
 }

@@ -29,6 +29,10 @@ public struct YizhanError: Error, Sendable, Equatable, CustomStringConvertible {
         public static let invalidDocumentNumber = Code(rawValue: "invalid-document-number")
         public static let classified = Code(rawValue: "classified-document")
         public static let invalidDocument = Code(rawValue: "invalid-document")
+        /// A link (reply, chase, attendance, clerk receipt, chunk) to a document this unit does not have.
+        public static let unknownDocument = Code(rawValue: "unknown-document")
+        /// A chunk whose bytes, size or place do not match.
+        public static let chunkMismatch = Code(rawValue: "chunk-mismatch")
     }
 
     public let code: Code

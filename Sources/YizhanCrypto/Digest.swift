@@ -1,4 +1,5 @@
 import COpenSSL
+import Foundation
 import YizhanCore
 
 /// SHA-256 over OpenSSL, as lower-case hex or raw bytes.
@@ -25,3 +26,32 @@ public enum SecureRandom {
     }
 }
 
+
+/// SHA-256 over data that arrives piece by piece (files streamed in chunks, never held whole).
+public final class SHA256Stream {
+    private let context: DigestContext
+    public private(set) var count = 0
+
+    public init() throws(CryptoError) { context = try DigestContext() }
+
+    public func update(_ bytes: [UInt8]) { bytes.withUnsafeBytes { context.update($0) }; count += bytes.count }
+    public func update(_ bytes: UnsafeRawBufferPointer) { context.update(bytes); count += bytes.count }
+
+    public func finishHex() -> String { Digest.hex(context.finish()) }
+}
+
+extension Digest {
+    /// Streams a file through SHA-256 in `bufferSize` reads; returns the hex digest and the byte count.
+    public static func sha256Hex(fileAt path: String, bufferSize: Int = 1 << 20, progress: ((Int) -> Void)? = nil) throws -> (sha256: String, size: Int) {
+        guard let h = FileHandle(forReadingAtPath: path) else { throw YizhanError(.notFound, "cannot read \(path)") }
+        defer { try? h.close() }
+        let s = try SHA256Stream()
+        while true {
+            let d = try h.read(upToCount: bufferSize) ?? Data()
+            if d.isEmpty { break }
+            d.withUnsafeBytes { s.update($0) }
+            progress?(s.count)
+        }
+        return (s.finishHex(), s.count)
+    }
+}

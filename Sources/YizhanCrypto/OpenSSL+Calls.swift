@@ -99,3 +99,27 @@ enum OpenSSL {
         return Date(timeIntervalSince1970: TimeInterval(timegm(&tm)))
     }
 }
+
+/// An EVP digest context, owned and freed here; nothing above sees the pointer.
+final class DigestContext {
+    private let ctx: OpaquePointer
+
+    init() throws(CryptoError) {
+        ctx = try OpenSSL.nonNil(EVP_MD_CTX_new(), .unsupported, "EVP_MD_CTX_new")
+        try OpenSSL.check(EVP_DigestInit_ex(ctx, EVP_sha256(), nil), .unsupported, "EVP_DigestInit_ex")
+    }
+
+    func update(_ data: UnsafeRawBufferPointer) {
+        guard data.count > 0 else { return }
+        _ = EVP_DigestUpdate(ctx, data.baseAddress, data.count)
+    }
+
+    func finish() -> [UInt8] {
+        var md = [UInt8](repeating: 0, count: 32)
+        var len: UInt32 = 0
+        _ = EVP_DigestFinal_ex(ctx, &md, &len)
+        return md
+    }
+
+    deinit { EVP_MD_CTX_free(ctx) }
+}

@@ -24,6 +24,7 @@ extension Gateway {
 
     /// Returns false when the message should be tried again later instead of acked.
     func handle(_ d: AMQPDelivery) async throws -> Bool {
+        if d.contentType == ChunkFrame.contentType { return try await handleChunk(d) }
         let dir = directory
         let result = await verifier.verify(d, directory: { refresh in
             refresh ? await dir.refresh(minimumInterval: 0.25) : await dir.current
@@ -31,12 +32,26 @@ extension Gateway {
         switch result {
         case .success(let a):
             let e = a.signed.envelope
+            // A link that points nowhere (a reply to an unknown request, ...) is refused like any bad input.
+            if let problem = try store.linkProblem(e), try !store.isInInbox(e.id) {
+                return try refuse(d, .init(code: .unknownDocument, detail: problem, identified: a.signed, claimedSender: e.sender.rawValue))
+            }
             if e.kind == .receipt, let r = e.receipt {
-                try store.applyReceipt(id: e.id, from: e.sender.rawValue, receipt: r, envelope: a.signed.bytes)
+                try store.applyReceipt(id: e.id, from: e.sender.rawValue, receipt: r, envelope: a.signed.bytes, signedAt: Timestamp.parse(e.created))
                 logger.info("receipt verified", metadata: ["document": "\(r.document)", "from": "\(e.sender)", "status": "\(r.status.rawValue)"])
                 return true
             }
             let payload = a.signed.payloadSha256
+            if e.transfer != nil {
+                switch try store.beginIncoming(e, bytes: a.signed.bytes, payloadSha256: payload, onBehalfOf: a.onBehalfOf, userID: d.userID ?? "") {
+                case .started: logger.info("transfer started", metadata: ["document": "\(e.id)", "from": "\(e.sender)", "parts": "\(e.parts.count)"])
+                case .resumed: break
+                case .duplicate: logger.info("duplicate delivery; receipt sent again", metadata: ["document": "\(e.id)"])
+                }
+                // A document whose parts are all empty has no chunks to wait for.
+                if let t = try store.incoming(id: e.id), t.total == 0 { try completeTransfer(t) }
+                return true
+            }
             let receipt = try makeReceipt(to: e.sender, receipt: ReceiptInfo(status: .delivered, document: e.id, payloadSha256: payload,
                                                                               onBehalfOf: try a.onBehalfOf.map { try UnitCode($0) }))
             let r = try store.receive(.init(envelope: e, bytes: a.signed.bytes, payloadSha256: payload, onBehalfOf: a.onBehalfOf, parts: a.parts), receipt: receipt)
@@ -50,16 +65,21 @@ extension Gateway {
             logger.warning("registry unreachable; message requeued until the directory can be checked", metadata: ["reason": "\(r.code.rawValue)", "detail": "\(r.detail)"])
             return false
         case .failure(let r):
-            var receipt: GatewayStore.SignedReceipt? = nil
-            if let s = r.identified, s.envelope.kind != .receipt {
-                receipt = try makeReceipt(to: s.envelope.sender, receipt: ReceiptInfo(
-                    status: .rejected, document: s.envelope.id, payloadSha256: s.payloadSha256, reason: r.code.rawValue, detail: String(r.detail.prefix(1000))))
-            }
-            let id = try store.quarantine(.init(reason: r.code.rawValue, detail: r.detail, messageID: d.messageID, userID: d.userID, routingKey: d.routingKey,
-                                                contentType: d.contentType, claimedSender: r.claimedSender, body: d.body), receipt: receipt)
-            logger.warning("message quarantined", metadata: ["quarantine": "\(id)", "reason": "\(r.code.rawValue)", "detail": "\(r.detail)",
-                                                             "rejectedReceipt": "\(receipt != nil)"])
-            return true
+            return try refuse(d, r)
         }
+    }
+
+    /// Quarantines a refused message with its reason; the identified sender of a non-receipt gets a rejected receipt.
+    func refuse(_ d: AMQPDelivery, _ r: InboundVerifier.Rejected) throws -> Bool {
+        var receipt: GatewayStore.SignedReceipt? = nil
+        if let s = r.identified, s.envelope.kind != .receipt {
+            receipt = try makeReceipt(to: s.envelope.sender, receipt: ReceiptInfo(
+                status: .rejected, document: s.envelope.id, payloadSha256: s.payloadSha256, reason: r.code.rawValue, detail: String(r.detail.prefix(1000))))
+        }
+        let id = try store.quarantine(.init(reason: r.code.rawValue, detail: r.detail, messageID: d.messageID, userID: d.userID, routingKey: d.routingKey,
+                                            contentType: d.contentType, claimedSender: r.claimedSender, body: d.body), receipt: receipt)
+        logger.warning("message quarantined", metadata: ["quarantine": "\(id)", "reason": "\(r.code.rawValue)", "detail": "\(r.detail)",
+                                                         "rejectedReceipt": "\(receipt != nil)"])
+        return true
     }
 }

@@ -10,15 +10,7 @@ extension Gateway {
     func sendLoop(_ conn: AMQPConnection) async throws {
         while !Task.isCancelled {
             try signPending()
-            var due = try store.due(limit: 256)
-            // A deregistered unit gets nothing: refuse at the sender, with the reason, never drop.
-            if let dir = await directory.current {
-                let gone = due.filter { dir.entry($0.recipient)?.status == .deregistered }
-                for d in gone {
-                    try store.refuse(documentID: d.documentID, recipient: d.recipient, reason: "unit \(d.recipient) is deregistered")
-                }
-                if !gone.isEmpty { due.removeAll { d in gone.contains { $0.documentID == d.documentID && $0.recipient == d.recipient } } }
-            }
+            let due = try await withoutRetired(try store.due(limit: 256))
             if due.isEmpty {
                 await doorbell.wait(timeout: .milliseconds(250))
                 continue
@@ -39,9 +31,23 @@ extension Gateway {
         }
     }
 
+    /// A deregistered unit gets nothing: refused at the sender, with the reason, never dropped.
+    func withoutRetired(_ due: [GatewayStore.Due]) async throws -> [GatewayStore.Due] {
+        guard let dir = await directory.current else { return due }
+        var keep: [GatewayStore.Due] = []
+        for d in due {
+            if dir.entry(d.recipient)?.status == .deregistered {
+                try store.refuse(documentID: d.documentID, recipient: d.recipient, reason: "unit \(d.recipient) is deregistered")
+            } else {
+                keep.append(d)
+            }
+        }
+        return keep
+    }
+
     /// nil: the connection dropped before the broker answered; the copy stays due as it was.
     func publish(_ d: GatewayStore.Due, on conn: AMQPConnection) async -> GatewayStore.PublishResult? {
-        let backoff = min(300.0, pow(2.0, Double(min(d.attempts, 10))))
+        let backoff = Self.backoff(attempts: d.attempts)
         do {
             let body = d.hasParts ? MessageFrame.encode(envelope: d.envelope, parts: try store.partsData(documentID: d.documentID)) : d.envelope
             let message = AMQPMessage(body: body, contentType: d.hasParts ? MessageFrame.framedContentType : MessageFrame.envelopeContentType,
@@ -62,6 +68,8 @@ extension Gateway {
         }
     }
 
+    static func backoff(attempts: Int) -> TimeInterval { min(300.0, pow(2.0, Double(min(attempts, 10)))) }
+
     func signPending() throws {
         let id = identity.withLock { $0 }
         if id.revoked {
@@ -69,11 +77,10 @@ extension Gateway {
             return
         }
         for u in try store.unsigned() {
-            var e = Envelope(id: u.id, kind: u.kind, sender: try UnitCode(config.unit), senderName: id.name, recipients: u.recipients,
-                             created: Timestamp.format(u.createdAt), inReplyTo: u.inReplyTo, document: u.document, parts: u.parts)
-            e.signature = nil
+            let e = u.envelope(sender: try UnitCode(config.unit), senderName: id.name)
             let signed = try SignedEnvelope.sign(e, key: key, certificate: id.certificate)
             try store.markSigned(id: u.id, envelope: signed.bytes, payloadSha256: signed.payloadSha256)
+            if e.transfer != nil { transferBell.ring() }
         }
     }
 

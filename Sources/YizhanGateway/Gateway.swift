@@ -23,6 +23,11 @@ public final class Gateway: Service, Sendable {
     let amqp: AMQPConfiguration
     let logger: Logger
     let doorbell = Doorbell()
+    /// Wakes the chunked-transfer loop when a large document has been signed.
+    let transferBell = Doorbell()
+    /// Bytes per chunk for parts sent in chunks, and chunks in flight at once.
+    public var chunkSize: Int { config.chunkSize ?? TransferInfo.defaultChunk }
+    let chunkWindow = 8
     let reconnectPolicy: ReconnectPolicy
 
     public init(home: GatewayHome, logger: Logger = Logger(label: "yizhan.gateway"), reconnectPolicy: ReconnectPolicy = ReconnectPolicy()) throws {
@@ -80,13 +85,15 @@ public final class Gateway: Service, Sendable {
 
     /// One broker connection's worth of work; throws when the connection is lost.
     func session(_ conn: AMQPConnection) async throws {
-        let deliveries = try await conn.consume(queue: "yizhan.unit.\(config.unit)", prefetch: 64)
+        // Prefetch bounds memory too: up to this many chunk messages (1 MiB each by default) may be buffered.
+        let deliveries = try await conn.consume(queue: "yizhan.unit.\(config.unit)", prefetch: 16)
         let events = try await conn.consume(queue: "yizhan.events.\(config.unit)", prefetch: 16)
         logger.info("connected", metadata: ["queue": "yizhan.unit.\(config.unit)"])
         try await withThrowingTaskGroup(of: Void.self) { g in
             g.addTask { try await self.receiveLoop(conn, deliveries) }
             g.addTask { try await self.eventLoop(conn, events) }
             g.addTask { try await self.sendLoop(conn) }
+            g.addTask { try await self.transferLoop(conn) }
             try await g.next()
             g.cancelAll()
         }

@@ -31,6 +31,8 @@ public struct GatewayHome: Sendable {
         /// Seconds between directory refreshes; a cached copy older than `staleAfter` is a loud warning.
         public var directoryRefresh: Int
         public var staleAfter: Int
+        /// Parts larger than this (in total) travel as chunk messages of this size; default 1 MiB.
+        public var chunkSize: Int?
         public init(unit: String, name: String, registry: String, brokerHost: String, brokerPort: Int, vhost: String, brokerUser: String,
                     brokerTLS: Bool = false, directoryRefresh: Int = 60, staleAfter: Int = 3600) {
             self.unit = unit; self.name = name; self.registry = registry; self.brokerHost = brokerHost; self.brokerPort = brokerPort

@@ -90,7 +90,14 @@ struct InboundVerifier: Sendable {
             }
             onBehalfOf = found
         }
-        // 8. Every part present with the signed size and digest.
+        // 8. Every part present with the signed size and digest; chunked parts follow the envelope
+        // and are checked chunk by chunk, then whole, before the document is shown.
+        if e.transfer != nil {
+            guard parts.isEmpty, d.contentType == MessageFrame.envelopeContentType else {
+                return .failure(Rejected(code: .partMismatch, detail: "a chunked transfer's envelope travels alone", identified: signed, claimedSender: sender))
+            }
+            return .success(Accepted(signed: signed, parts: [], onBehalfOf: onBehalfOf))
+        }
         guard parts.count == e.parts.count else {
             return .failure(Rejected(code: .partMismatch, detail: "envelope lists \(e.parts.count) part(s), message carries \(parts.count)", identified: signed, claimedSender: sender))
         }

@@ -23,6 +23,8 @@ extension GatewayStore {
     /// row recording where they came from. Running it again adds nothing twice.
     public func importRecords(fromDatabase path: String, fromUnit: String, now: Date = Date()) throws -> TransferSummary {
         guard FileManager.default.fileExists(atPath: path) else { throw YizhanError(.notFound, "no gateway database at \(path)") }
+        // Bring an older gateway's file to the current schema before reading it.
+        _ = try GatewayStore(path: path)
         return try writer.writeWithoutTransaction { db in
             try db.execute(sql: "ATTACH DATABASE ? AS src", arguments: [path])
             defer { try? db.execute(sql: "DETACH DATABASE src") }
@@ -37,8 +39,8 @@ extension GatewayStore {
                     """, arguments: [tid, fromUnit])
                 summary.inbox = db.changesCount
                 try db.execute(sql: """
-                    INSERT OR IGNORE INTO transferred_parts (document_id, box, idx, name, media_type, size, sha256, data)
-                    SELECT document_id, 'inbox', idx, name, media_type, size, sha256, data FROM src.inbox_parts
+                    INSERT OR IGNORE INTO transferred_parts (document_id, box, idx, name, media_type, size, sha256, data, file)
+                    SELECT document_id, 'inbox', idx, name, media_type, size, sha256, data, file FROM src.inbox_parts
                     """)
                 try db.execute(sql: """
                     INSERT OR IGNORE INTO transferred (id, box, transfer_id, from_unit, kind, title, counterpart, states, envelope)
@@ -50,8 +52,8 @@ extension GatewayStore {
                     """, arguments: [tid, fromUnit])
                 summary.outbox = db.changesCount
                 try db.execute(sql: """
-                    INSERT OR IGNORE INTO transferred_parts (document_id, box, idx, name, media_type, size, sha256, data)
-                    SELECT p.document_id, 'outbox', p.idx, p.name, p.media_type, p.size, p.sha256, p.data
+                    INSERT OR IGNORE INTO transferred_parts (document_id, box, idx, name, media_type, size, sha256, data, file)
+                    SELECT p.document_id, 'outbox', p.idx, p.name, p.media_type, p.size, p.sha256, p.data, p.file
                     FROM src.outbox_parts p JOIN src.outbox o ON o.id = p.document_id WHERE o.kind != 'receipt'
                     """)
                 try db.execute(sql: "UPDATE transfers SET inbox_count = ?, outbox_count = ? WHERE id = ?", arguments: [summary.inbox, summary.outbox, tid])

@@ -6,8 +6,10 @@ import YizhanCore
 /// receipts, quarantine, the trail, and the cached registry directory.
 public struct GatewayStore: Sendable {
     public let writer: any DatabaseWriter
+    public let path: String
 
     public init(path: String) throws {
+        self.path = path
         writer = try DatabaseOpener.open(path: path, migrator: Self.migrator)
     }
 
@@ -21,18 +23,50 @@ public struct GatewayStore: Sendable {
         }
     }
 
+    /// A part whose bytes were copied (streamed) into the store's `parts/` folder by `doc send`.
+    public struct PartFile: Sendable {
+        public var name: String
+        public var mediaType: String
+        public var size: Int
+        public var sha256: String
+        public var file: String
+        public init(name: String, mediaType: String, size: Int, sha256: String, file: String) {
+            self.name = name; self.mediaType = mediaType; self.size = size; self.sha256 = sha256; self.file = file
+        }
+    }
+
+    /// The envelope members beyond `document` that a draft may carry.
+    public struct Extras: Codable, Sendable, Equatable {
+        public var signForBy: String?
+        public var supersedes: String?
+        public var meeting: MeetingInfo?
+        public var chase: ChaseInfo?
+        public var attendance: AttendanceInfo?
+        public var transfer: TransferInfo?
+        public init(signForBy: String? = nil, supersedes: String? = nil, meeting: MeetingInfo? = nil, chase: ChaseInfo? = nil,
+                    attendance: AttendanceInfo? = nil, transfer: TransferInfo? = nil) {
+            self.signForBy = signForBy; self.supersedes = supersedes; self.meeting = meeting; self.chase = chase
+            self.attendance = attendance; self.transfer = transfer
+        }
+        var isEmpty: Bool { self == Extras() }
+    }
+
     /// What `doc send` hands to the gateway: stored first, signed and published later.
+    /// Small parts travel inline (`parts`); large ones as files sent in chunks (`files` with `extras.transfer`).
     public struct Draft: Sendable {
         public var id: String
         public var kind: Envelope.Kind
         public var document: DocumentInfo?
+        public var receipt: ReceiptInfo?
         public var inReplyTo: String?
         public var recipients: [Envelope.Recipient]
         public var parts: [PartData]
-        public init(id: String = UUIDv7.make(), kind: Envelope.Kind, document: DocumentInfo?, inReplyTo: String? = nil,
-                    recipients: [Envelope.Recipient], parts: [PartData]) {
-            self.id = id; self.kind = kind; self.document = document; self.inReplyTo = inReplyTo
-            self.recipients = recipients; self.parts = parts
+        public var files: [PartFile]
+        public var extras: Extras
+        public init(id: String = UUIDv7.make(), kind: Envelope.Kind, document: DocumentInfo?, receipt: ReceiptInfo? = nil, inReplyTo: String? = nil,
+                    recipients: [Envelope.Recipient], parts: [PartData], files: [PartFile] = [], extras: Extras = Extras()) {
+            self.id = id; self.kind = kind; self.document = document; self.receipt = receipt; self.inReplyTo = inReplyTo
+            self.recipients = recipients; self.parts = parts; self.files = files; self.extras = extras
         }
     }
 
@@ -41,9 +75,19 @@ public struct GatewayStore: Sendable {
         public var kind: Envelope.Kind
         public var createdAt: Date
         public var document: DocumentInfo?
+        public var receipt: ReceiptInfo?
         public var inReplyTo: String?
         public var recipients: [Envelope.Recipient]
         public var parts: [Envelope.Part]
+        public var extras: Extras
+
+        /// The envelope to sign, as `sender` says it.
+        public func envelope(sender: UnitCode, senderName: String?) -> Envelope {
+            Envelope(id: id, kind: kind, sender: sender, senderName: senderName, recipients: recipients, created: Timestamp.format(createdAt),
+                     inReplyTo: inReplyTo, document: document, receipt: receipt, parts: parts, signForBy: extras.signForBy,
+                     supersedes: extras.supersedes, meeting: extras.meeting, chase: extras.chase, attendance: extras.attendance,
+                     transfer: extras.transfer)
+        }
     }
 
     public struct Due: Sendable {
@@ -52,6 +96,10 @@ public struct GatewayStore: Sendable {
         public var attempts: Int
         public var envelope: [UInt8]
         public var hasParts: Bool
+        /// Set for a chunked transfer; `position` counts what the broker confirmed (1 = the envelope,
+        /// then one per chunk in part order), so a restarted sender resumes where it was.
+        public var transfer: TransferInfo?
+        public var position: Int
     }
 
     public struct DeliveryStatus: Sendable, Codable, Equatable {
@@ -64,6 +112,16 @@ public struct GatewayStore: Sendable {
         public var deliveredAt: Date?
         public var deliveredBy: String?
         public var reason: String?
+        /// The clerk who signed for or returned it, and when.
+        public var handledAt: Date?
+        public var handledBy: String?
+        /// 采用 / 不采用 of a report, with the collecting unit's note.
+        public var outcome: String?
+        public var outcomeNote: String?
+        public var chases: Int
+        public var lastChasedAt: Date?
+        /// Past the sign-for deadline and not yet signed for, returned or rejected.
+        public var overdue: Bool
     }
 
     public struct OutboxEntry: Sendable, Codable {
@@ -71,8 +129,16 @@ public struct GatewayStore: Sendable {
         public var kind: String
         public var title: String?
         public var number: String?
+        public var type: String?
+        public var urgency: String?
         public var createdAt: Date
         public var signed: Bool
+        public var inReplyTo: String?
+        public var signForBy: Date?
+        public var supersedes: String?
+        /// Replies (inbox ids) to a request.
+        public var replies: [String]
+        public var parts: [Envelope.Part]
         public var deliveries: [DeliveryStatus]
     }
 
@@ -88,6 +154,23 @@ public struct GatewayStore: Sendable {
         public var receivedAt: Date
         public var onBehalfOf: String?
         public var parts: [Envelope.Part]
+        /// received, signed-for or returned.
+        public var state: String
+        public var urgency: String?
+        public var inReplyTo: String?
+        public var supersedes: String?
+        public var supersededBy: String?
+        public var signForBy: Date?
+        public var handledAt: Date?
+        public var handledBy: String?
+        public var returnReason: String?
+        public var outcome: String?
+        public var outcomeNote: String?
+        public var chases: Int
+        public var lastChasedAt: Date?
+        public var lastChaseMessage: String?
+        public var overdue: Bool
+        public var extras: Extras?
     }
 
     public struct TrailEvent: Sendable, Codable {
@@ -114,20 +197,43 @@ public struct GatewayStore: Sendable {
         guard !draft.recipients.isEmpty else { throw YizhanError(.invalidArgument, "a document needs at least one recipient") }
         // Refused before anything is stored: classified, malformed number, missing signer, ...
         try draft.document?.validate()
-        let docJSON = try draft.document.map { String(decoding: try JSONValue.from($0).canonicalBytes(), as: UTF8.self) }
+        guard draft.parts.isEmpty || draft.files.isEmpty else { throw YizhanError(.invalidArgument, "a draft carries inline parts or files, not both") }
+        guard draft.files.isEmpty == (draft.extras.transfer == nil) else { throw YizhanError(.invalidArgument, "files travel in chunks and need a transfer") }
         try writer.write { db in
-            try db.execute(sql: "INSERT INTO outbox (id, kind, created_at, in_reply_to, document_json) VALUES (?, ?, ?, ?, ?)",
-                           arguments: [draft.id, draft.kind.rawValue, now.storeTime, draft.inReplyTo, docJSON])
-            for (i, p) in draft.parts.enumerated() {
-                try db.execute(sql: "INSERT INTO outbox_parts (document_id, idx, name, media_type, size, sha256, data) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                               arguments: [draft.id, i, p.name, p.mediaType, p.data.count, p.sha256, Data(p.data)])
-            }
-            for r in draft.recipients {
-                try db.execute(sql: "INSERT INTO deliveries (document_id, recipient, role, state, next_attempt_at) VALUES (?, ?, ?, 'queued', ?)",
-                               arguments: [draft.id, r.unit.rawValue, r.role.rawValue, now.storeTime])
-            }
-            try Self.trail(db, draft.id, nil, "queued", "\(draft.recipients.count) recipient(s), \(draft.parts.count) part(s)", now)
+            try Self.checkLinks(db, draft)
+            try Self.insertDraft(db, draft, now: now)
         }
+    }
+
+    static func canonical<T: Encodable>(_ v: T?) throws -> String? {
+        try v.map { String(decoding: try JSONValue.from($0).canonicalBytes(), as: UTF8.self) }
+    }
+
+    static func insertDraft(_ db: Database, _ draft: Draft, now: Date) throws {
+        let docJSON = try canonical(draft.document), receiptJSON = try canonical(draft.receipt)
+        let extrasJSON = draft.extras.isEmpty ? nil : try canonical(draft.extras)
+        let signForBy = draft.extras.signForBy.flatMap { Timestamp.parse($0)?.storeTime }
+        try db.execute(sql: """
+            INSERT INTO outbox (id, kind, created_at, in_reply_to, document_json, receipt_json, extras_json, sign_for_by, supersedes)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+            """, arguments: [draft.id, draft.kind.rawValue, now.storeTime, draft.inReplyTo, docJSON, receiptJSON, extrasJSON, signForBy,
+                             draft.extras.supersedes])
+        for (i, p) in draft.parts.enumerated() {
+            try db.execute(sql: "INSERT INTO outbox_parts (document_id, idx, name, media_type, size, sha256, data) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                           arguments: [draft.id, i, p.name, p.mediaType, p.data.count, p.sha256, Data(p.data)])
+        }
+        for (i, f) in draft.files.enumerated() {
+            try db.execute(sql: "INSERT INTO outbox_parts (document_id, idx, name, media_type, size, sha256, file) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                           arguments: [draft.id, i, f.name, f.mediaType, f.size, f.sha256, f.file])
+        }
+        for r in draft.recipients {
+            try db.execute(sql: "INSERT INTO deliveries (document_id, recipient, role, state, next_attempt_at) VALUES (?, ?, ?, 'queued', ?)",
+                           arguments: [draft.id, r.unit.rawValue, r.role.rawValue, now.storeTime])
+        }
+        if let sup = draft.extras.supersedes {
+            try Self.trail(db, sup, nil, "corrected", "a corrected version \(draft.id) was sent", now)
+        }
+        try Self.trail(db, draft.id, nil, "queued", "\(draft.recipients.count) recipient(s), \(draft.parts.count + draft.files.count) part(s)", now)
     }
 
     /// Documents stored by `doc send` that the gateway has not signed yet.
@@ -139,13 +245,17 @@ public struct GatewayStore: Sendable {
                 let recips = try Row.fetchAll(db, sql: "SELECT recipient, role FROM deliveries WHERE document_id = ? ORDER BY rowid", arguments: [id])
                 let parts = try Row.fetchAll(db, sql: "SELECT name, media_type, size, sha256 FROM outbox_parts WHERE document_id = ? ORDER BY idx", arguments: [id])
                 let docJSON: String? = row["document_json"]
+                let receiptJSON: String? = row["receipt_json"]
+                let extrasJSON: String? = row["extras_json"]
                 return Unsigned(
                     id: id, kind: Envelope.Kind(rawValue: row["kind"]) ?? .document,
                     createdAt: Date(timeIntervalSince1970: row["created_at"]),
                     document: try docJSON.map { try JSONValue.parse($0).decode(DocumentInfo.self) },
+                    receipt: try receiptJSON.map { try JSONValue.parse($0).decode(ReceiptInfo.self) },
                     inReplyTo: row["in_reply_to"],
                     recipients: try recips.map { Envelope.Recipient(unit: try UnitCode($0["recipient"]), role: Envelope.Recipient.Role(rawValue: $0["role"]) ?? .main) },
-                    parts: parts.map { Envelope.Part(name: $0["name"], mediaType: $0["media_type"], size: $0["size"], sha256: $0["sha256"]) })
+                    parts: parts.map { Envelope.Part(name: $0["name"], mediaType: $0["media_type"], size: $0["size"], sha256: $0["sha256"]) },
+                    extras: try extrasJSON.map { try JSONValue.parse($0).decode(Extras.self) } ?? Extras())
             }
         }
     }
@@ -158,25 +268,29 @@ public struct GatewayStore: Sendable {
         }
     }
 
-    /// Copies whose (re)publication is due, oldest first.
-    public func due(now: Date = Date(), limit: Int = 200) throws -> [Due] {
+    /// Copies whose (re)publication is due, oldest first: either the framed ones or the chunked
+    /// transfers (which the gateway runs apart so a large file never holds up small documents).
+    public func due(now: Date = Date(), limit: Int = 200, chunked: Bool = false) throws -> [Due] {
         try writer.read { db in
             try Row.fetchAll(db, sql: """
-                SELECT d.document_id, d.recipient, d.attempts, o.envelope,
+                SELECT d.document_id, d.recipient, d.attempts, d.transfer_position, o.envelope, o.extras_json,
                        EXISTS (SELECT 1 FROM outbox_parts p WHERE p.document_id = d.document_id) AS has_parts
                 FROM deliveries d JOIN outbox o ON o.id = d.document_id
                 WHERE d.state = 'queued' AND d.next_attempt_at <= ? AND o.envelope IS NOT NULL
+                  AND (EXISTS (SELECT 1 FROM outbox_parts p WHERE p.document_id = d.document_id AND p.file IS NOT NULL)) = ?
                 ORDER BY d.next_attempt_at LIMIT ?
-                """, arguments: [now.storeTime, limit]).map {
-                Due(documentID: $0["document_id"], recipient: $0["recipient"], attempts: $0["attempts"],
-                    envelope: Array(($0["envelope"] as Data?) ?? Data()), hasParts: $0["has_parts"])
+                """, arguments: [now.storeTime, chunked, limit]).map {
+                let extras = try ($0["extras_json"] as String?).map { try JSONValue.parse($0).decode(Extras.self) }
+                return Due(documentID: $0["document_id"], recipient: $0["recipient"], attempts: $0["attempts"],
+                           envelope: Array(($0["envelope"] as Data?) ?? Data()), hasParts: $0["has_parts"], transfer: extras?.transfer,
+                           position: $0["transfer_position"])
             }
         }
     }
 
     public func partsData(documentID: String) throws -> [[UInt8]] {
         try writer.read { db in
-            try Data.fetchAll(db, sql: "SELECT data FROM outbox_parts WHERE document_id = ? ORDER BY idx", arguments: [documentID]).map { Array($0) }
+            try Data.fetchAll(db, sql: "SELECT data FROM outbox_parts WHERE document_id = ? AND data IS NOT NULL ORDER BY idx", arguments: [documentID]).map { Array($0) }
         }
     }
 
@@ -246,11 +360,7 @@ public struct GatewayStore: Sendable {
                 return .duplicate(receiptID: existing)
             }
             try Self.insertReceipt(db, receipt, now: now)
-            try db.execute(sql: """
-                INSERT INTO inbox (id, sender, sender_name, kind, title, number, doc_type, created, received_at, on_behalf_of, envelope, payload_sha256, receipt_id)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-                """, arguments: [e.id, e.sender.rawValue, e.senderName, e.kind.rawValue, e.document?.title, e.document?.number, e.document?.type,
-                                 e.created, now.storeTime, incoming.onBehalfOf, Data(incoming.bytes), incoming.payloadSha256, receipt.id])
+            try Self.insertInbox(db, e, bytes: incoming.bytes, payloadSha256: incoming.payloadSha256, onBehalfOf: incoming.onBehalfOf, receiptID: receipt.id, now: now)
             for (i, p) in e.parts.enumerated() {
                 try db.execute(sql: "INSERT INTO inbox_parts (document_id, idx, name, media_type, size, sha256, data) VALUES (?, ?, ?, ?, ?, ?, ?)",
                                arguments: [e.id, i, p.name, p.mediaType, p.size, p.sha256, Data(incoming.parts[i])])
@@ -287,90 +397,136 @@ public struct GatewayStore: Sendable {
     /// receipt to send when the sender could be identified.
     @discardableResult
     public func quarantine(_ q: QuarantineRecord, receipt: SignedReceipt?, now: Date = Date()) throws -> Int64 {
-        try writer.write { db in
-            if let r = receipt { try Self.insertReceipt(db, r, now: now) }
-            try db.execute(sql: """
-                INSERT INTO quarantine (received_at, reason, detail, message_id, user_id, routing_key, content_type, claimed_sender, receipt_id, body)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-                """, arguments: [now.storeTime, q.reason, q.detail, q.messageID, q.userID, q.routingKey, q.contentType, q.claimedSender, receipt?.id, Data(q.body)])
-            return db.lastInsertedRowID
-        }
+        try writer.write { db in try Self.insertQuarantine(db, q, receipt: receipt, now: now) }
     }
 
-    /// Applies a verified receipt to the sender's delivery state.
-    public func applyReceipt(id: String, from unit: String, receipt: ReceiptInfo, envelope: [UInt8], now: Date = Date()) throws {
+    static func insertQuarantine(_ db: Database, _ q: QuarantineRecord, receipt: SignedReceipt?, now: Date) throws -> Int64 {
+        if let r = receipt { try Self.insertReceipt(db, r, now: now) }
+        try db.execute(sql: """
+            INSERT INTO quarantine (received_at, reason, detail, message_id, user_id, routing_key, content_type, claimed_sender, receipt_id, body)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+            """, arguments: [now.storeTime, q.reason, q.detail, q.messageID, q.userID, q.routingKey, q.contentType, q.claimedSender, receipt?.id, Data(q.body)])
+        return db.lastInsertedRowID
+    }
+
+    /// Applies a verified receipt to the sender's delivery state: delivered or rejected by the
+    /// receiving gateway, then signed for or returned by a clerk; adopted or not for a report.
+    public func applyReceipt(id: String, from unit: String, receipt: ReceiptInfo, envelope: [UInt8], signedAt: Date? = nil, now: Date = Date()) throws {
         try writer.write { db in
             guard try Bool.fetchOne(db, sql: "SELECT 1 FROM receipts WHERE id = ?", arguments: [id]) == nil else { return }
             try db.execute(sql: "INSERT INTO receipts (id, document_id, from_unit, status, reason, detail, on_behalf_of, received_at, envelope) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                            arguments: [id, receipt.document, unit, receipt.status.rawValue, receipt.reason, receipt.detail, receipt.onBehalfOf?.rawValue, now.storeTime, Data(envelope)])
             // A successor answers for the unit the copy was addressed to.
             let addressed = receipt.onBehalfOf?.rawValue ?? unit
-            let state = receipt.status == .delivered ? "delivered" : "rejected"
-            try db.execute(sql: """
-                UPDATE deliveries SET state = ?, delivered_at = ?, delivered_by = ?, receipt_id = ?, reason = ?
-                WHERE document_id = ? AND recipient = ? AND state IN ('queued','published')
-                """, arguments: [state, now.storeTime, unit, id, receipt.reason.map { r in receipt.detail.map { "\(r): \($0)" } ?? r }, receipt.document, addressed])
             let via = receipt.onBehalfOf.map { " (\(unit), successor of \($0.rawValue))" } ?? ""
-            try Self.trail(db, receipt.document, addressed, state, "receipt \(id) verified\(via)\(receipt.reason.map { "; reason \($0)" } ?? "")", now)
+            let clerk = receipt.clerk.map { " by \($0)" } ?? ""
+            switch receipt.status {
+            case .delivered, .rejected:
+                let state = receipt.status == .delivered ? "delivered" : "rejected"
+                try db.execute(sql: """
+                    UPDATE deliveries SET state = ?, delivered_at = ?, delivered_by = ?, receipt_id = ?, reason = ?
+                    WHERE document_id = ? AND recipient = ? AND state IN ('queued','published')
+                    """, arguments: [state, now.storeTime, unit, id, receipt.reason.map { r in receipt.detail.map { "\(r): \($0)" } ?? r }, receipt.document, addressed])
+                // A clerk's act may overtake the gateway's receipt; it still records when and by whom it arrived.
+                try db.execute(sql: "UPDATE deliveries SET delivered_at = COALESCE(delivered_at, ?), delivered_by = COALESCE(delivered_by, ?) WHERE document_id = ? AND recipient = ?",
+                               arguments: [now.storeTime, unit, receipt.document, addressed])
+                try Self.trail(db, receipt.document, addressed, state, "receipt \(id) verified\(via)\(receipt.reason.map { "; reason \($0)" } ?? "")", now)
+            case .signedFor, .returned:
+                let state = receipt.status.rawValue
+                let handled = signedAt ?? now
+                try db.execute(sql: """
+                    UPDATE deliveries SET state = ?, handled_at = ?, handled_by = ?, reason = COALESCE(?, reason), receipt_id = ?,
+                                          delivered_at = COALESCE(delivered_at, ?), delivered_by = COALESCE(delivered_by, ?)
+                    WHERE document_id = ? AND recipient = ? AND state IN ('queued','published','delivered')
+                    """, arguments: [state, handled.storeTime, receipt.clerk, receipt.status == .returned ? receipt.reason : nil, id, now.storeTime, unit,
+                                     receipt.document, addressed])
+                try Self.trail(db, receipt.document, addressed, state, "\(receipt.status == .returned ? "returned" : "signed for")\(clerk)\(via)\(receipt.reason.map { ": \($0)" } ?? "")", now)
+            case .adopted, .notAdopted:
+                try db.execute(sql: "UPDATE deliveries SET outcome = ?, outcome_at = ?, outcome_note = ? WHERE document_id = ? AND recipient = ?",
+                               arguments: [receipt.status.rawValue, now.storeTime, receipt.detail, receipt.document, addressed])
+                try Self.trail(db, receipt.document, addressed, receipt.status.rawValue, "\(receipt.status == .adopted ? "adopted (采用)" : "not adopted (不采用)")\(clerk)\(receipt.detail.map { ": \($0)" } ?? "")", now)
+            }
         }
     }
 
     // MARK: reading
 
-    public func outbox(includeReceipts: Bool = false) throws -> [OutboxEntry] {
+    public func outbox(includeReceipts: Bool = false, now: Date = Date()) throws -> [OutboxEntry] {
         try writer.read { db in
-            let rows = try Row.fetchAll(db, sql: "SELECT id, kind, created_at, document_json, envelope IS NOT NULL AS signed FROM outbox \(includeReceipts ? "" : "WHERE kind != 'receipt'") ORDER BY created_at, id")
-            return try rows.map { try outboxEntry(db, $0) }
+            let rows = try Row.fetchAll(db, sql: "SELECT *, envelope IS NOT NULL AS signed FROM outbox \(includeReceipts ? "" : "WHERE kind NOT IN ('receipt')") ORDER BY created_at, id")
+            return try rows.map { try outboxEntry(db, $0, now: now) }
         }
     }
 
-    public func outboxEntry(id: String) throws -> OutboxEntry? {
+    public func outboxEntry(id: String, now: Date = Date()) throws -> OutboxEntry? {
         try writer.read { db in
-            try Row.fetchOne(db, sql: "SELECT id, kind, created_at, document_json, envelope IS NOT NULL AS signed FROM outbox WHERE id = ?", arguments: [id])
-                .map { try outboxEntry(db, $0) }
+            try Row.fetchOne(db, sql: "SELECT *, envelope IS NOT NULL AS signed FROM outbox WHERE id = ?", arguments: [id])
+                .map { try outboxEntry(db, $0, now: now) }
         }
     }
 
-    func outboxEntry(_ db: Database, _ row: Row) throws -> OutboxEntry {
+    static func date(_ v: Double?) -> Date? { v.map { Date(timeIntervalSince1970: $0) } }
+
+    func outboxEntry(_ db: Database, _ row: Row, now: Date) throws -> OutboxEntry {
         let id: String = row["id"]
         let docJSON: String? = row["document_json"]
         let doc = docJSON.flatMap { try? JSONValue.parse($0).decode(DocumentInfo.self) }
+        let deadline = Self.date(row["sign_for_by"])
         let ds = try Row.fetchAll(db, sql: "SELECT * FROM deliveries WHERE document_id = ? ORDER BY rowid", arguments: [id]).map { d in
-            DeliveryStatus(recipient: d["recipient"], role: d["role"], state: d["state"], attempts: d["attempts"], lastError: d["last_error"],
-                           publishedAt: (d["published_at"] as Double?).map { Date(timeIntervalSince1970: $0) },
-                           deliveredAt: (d["delivered_at"] as Double?).map { Date(timeIntervalSince1970: $0) },
-                           deliveredBy: d["delivered_by"], reason: d["reason"])
+            let state: String = d["state"]
+            return DeliveryStatus(recipient: d["recipient"], role: d["role"], state: state, attempts: d["attempts"], lastError: d["last_error"],
+                                  publishedAt: Self.date(d["published_at"]), deliveredAt: Self.date(d["delivered_at"]),
+                                  deliveredBy: d["delivered_by"], reason: d["reason"], handledAt: Self.date(d["handled_at"]), handledBy: d["handled_by"],
+                                  outcome: d["outcome"], outcomeNote: d["outcome_note"], chases: d["chases"], lastChasedAt: Self.date(d["last_chased_at"]),
+                                  overdue: deadline.map { $0 < now && Self.awaitingSignFor(state) } ?? false)
         }
-        return OutboxEntry(id: id, kind: row["kind"], title: doc?.title, number: doc?.number, createdAt: Date(timeIntervalSince1970: row["created_at"]),
-                           signed: row["signed"], deliveries: ds)
+        let replies = try String.fetchAll(db, sql: "SELECT id FROM inbox WHERE in_reply_to = ? AND kind = 'reply' ORDER BY received_at", arguments: [id])
+        let parts = try Row.fetchAll(db, sql: "SELECT name, media_type, size, sha256 FROM outbox_parts WHERE document_id = ? ORDER BY idx", arguments: [id])
+            .map { Envelope.Part(name: $0["name"], mediaType: $0["media_type"], size: $0["size"], sha256: $0["sha256"]) }
+        return OutboxEntry(id: id, kind: row["kind"], title: doc?.title, number: doc?.number, type: doc?.type, urgency: doc?.urgency,
+                           createdAt: Date(timeIntervalSince1970: row["created_at"]), signed: row["signed"], inReplyTo: row["in_reply_to"],
+                           signForBy: deadline, supersedes: row["supersedes"], replies: replies, parts: parts, deliveries: ds)
     }
 
-    public func inbox() throws -> [InboxEntry] {
+    static func awaitingSignFor(_ state: String) -> Bool { ["queued", "published", "delivered"].contains(state) }
+
+    public func inbox(now: Date = Date()) throws -> [InboxEntry] {
         try writer.read { db in
-            try Row.fetchAll(db, sql: "SELECT * FROM inbox ORDER BY received_at, id").map { try inboxEntry(db, $0) }
+            try Row.fetchAll(db, sql: "SELECT * FROM inbox ORDER BY received_at, id").map { try inboxEntry(db, $0, now: now) }
         }
     }
 
-    public func inboxEntry(id: String) throws -> InboxEntry? {
-        try writer.read { db in try Row.fetchOne(db, sql: "SELECT * FROM inbox WHERE id = ?", arguments: [id]).map { try inboxEntry(db, $0) } }
+    public func inboxEntry(id: String, now: Date = Date()) throws -> InboxEntry? {
+        try writer.read { db in try Row.fetchOne(db, sql: "SELECT * FROM inbox WHERE id = ?", arguments: [id]).map { try inboxEntry(db, $0, now: now) } }
     }
 
-    func inboxEntry(_ db: Database, _ r: Row) throws -> InboxEntry {
+    func inboxEntry(_ db: Database, _ r: Row, now: Date) throws -> InboxEntry {
         let id: String = r["id"]
         let parts = try Row.fetchAll(db, sql: "SELECT name, media_type, size, sha256 FROM inbox_parts WHERE document_id = ? ORDER BY idx", arguments: [id])
             .map { Envelope.Part(name: $0["name"], mediaType: $0["media_type"], size: $0["size"], sha256: $0["sha256"]) }
+        let state: String = r["state"]
+        let deadline = Self.date(r["sign_for_by"])
+        let extras = try (r["extras_json"] as String?).map { try JSONValue.parse($0).decode(Extras.self) }
         return InboxEntry(id: id, sender: r["sender"], senderName: r["sender_name"], kind: r["kind"], title: r["title"], number: r["number"],
                           type: r["doc_type"], created: r["created"], receivedAt: Date(timeIntervalSince1970: r["received_at"]),
-                          onBehalfOf: r["on_behalf_of"], parts: parts)
+                          onBehalfOf: r["on_behalf_of"], parts: parts, state: state, urgency: r["urgency"], inReplyTo: r["in_reply_to"],
+                          supersedes: r["supersedes"], supersededBy: r["superseded_by"], signForBy: deadline, handledAt: Self.date(r["handled_at"]),
+                          handledBy: r["handled_by"], returnReason: r["return_reason"], outcome: r["outcome"], outcomeNote: r["outcome_note"],
+                          chases: r["chases"], lastChasedAt: Self.date(r["last_chased_at"]), lastChaseMessage: r["last_chase_message"],
+                          overdue: deadline.map { $0 < now && state == "received" } ?? false, extras: extras)
     }
 
     public func inboxCount() throws -> Int {
         try writer.read { db in try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM inbox") ?? 0 }
     }
 
+    /// Bytes of an inline part (small parts only; a chunked part is read from its file, see `partSource`).
     public func inboxPart(documentID: String, index: Int) throws -> [UInt8]? {
         try writer.read { db in
-            try Data.fetchOne(db, sql: "SELECT data FROM inbox_parts WHERE document_id = ? AND idx = ?", arguments: [documentID, index]).map { Array($0) }
+            if let f = try String.fetchOne(db, sql: "SELECT file FROM inbox_parts WHERE document_id = ? AND idx = ? AND file IS NOT NULL", arguments: [documentID, index]) {
+                return FileManager.default.contents(atPath: f).map { Array($0) }
+            }
+            return try Data.fetchOne(db, sql: "SELECT data FROM inbox_parts WHERE document_id = ? AND idx = ?", arguments: [documentID, index]).map { Array($0) }
         }
     }
 
