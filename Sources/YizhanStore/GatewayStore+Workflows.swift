@@ -158,7 +158,7 @@ extension GatewayStore {
             let draft = Draft(kind: .receipt, document: nil, receipt: receipt, inReplyTo: documentID,
                               recipients: [.init(unit: try UnitCode(sender), role: .main)], parts: [])
             try Self.insertDraft(db, draft, now: now)
-            try Self.trail(db, documentID, clerk, status.rawValue, reason ?? detail, now)
+            try Self.trail(db, documentID, nil, status.rawValue, "by \(clerk)\((reason ?? detail).map { ": \($0)" } ?? "")", now)
             return draft.id
         }
     }

@@ -129,19 +129,28 @@ final class DemoRunner: Service {
             guard Date() < deadline else { throw YizhanError(.remote, "no receipt within 60 s (state: \(state ?? "none")); is the broker running?") }
             try await Task.sleep(for: .milliseconds(50))
         }
+        let deliveredIn = Date().timeIntervalSince(started)
+        // The recipient's clerk signs for it (签收); the signed receipt travels back.
+        if try a.store.outboxEntry(id: draft.id)?.deliveries.first?.state == "delivered" {
+            try b.store.act(.signFor, on: draft.id, clerk: "王芳")
+            while try a.store.outboxEntry(id: draft.id)?.deliveries.first?.state != "signed-for" {
+                guard Date() < deadline else { throw YizhanError(.remote, "the sign-for receipt did not come back within 60 s") }
+                try await Task.sleep(for: .milliseconds(50))
+            }
+        }
         print("\ntrail at the sender, \(a.config.name):")
         for t in try a.store.trail(documentID: draft.id) {
-            print("  \(Output.time(t.at))  \(Output.pad(t.event, 10))\(t.unit.map { "\($0)  " } ?? "")\(t.detail ?? "")")
+            print("  \(Output.time(t.at))  \(Output.pad(t.event, 11))\(t.unit.map { "\($0)  " } ?? "")\(t.detail ?? "")")
         }
         print("\ntrail at the recipient, \(b.config.name):")
         for t in try b.store.trail(documentID: draft.id) {
-            print("  \(Output.time(t.at))  \(Output.pad(t.event, 10))\(t.unit.map { "from \($0)  " } ?? "")\(t.detail ?? "")")
+            print("  \(Output.time(t.at))  \(Output.pad(t.event, 11))\(t.unit.map { "from \($0)  " } ?? "")\(t.detail ?? "")")
         }
         if let i = try b.store.inboxEntry(id: draft.id), let p = i.parts.first {
             let stored = try b.store.inboxPart(documentID: draft.id, index: 0) ?? []
             print("  inbox: “\(i.title ?? "")” from \(i.senderName ?? i.sender); \(p.name) \(p.size) bytes, sha256 \(p.sha256.prefix(16))…, stored bytes match: \(Digest.sha256Hex(stored) == p.sha256)")
         }
         let d = try a.store.outboxEntry(id: draft.id)?.deliveries.first
-        print("\nresult: \(d?.state ?? "?") in \(String(format: "%.2f", Date().timeIntervalSince(started))) s; signed envelope: yizhan doc export --home \(a.home.path) \(draft.id)")
+        print("\nresult: delivered in \(String(format: "%.2f", deliveredIn)) s, then \(d?.state ?? "?")\(d?.handledBy.map { " by \($0)" } ?? ""); signed envelope: yizhan doc export --home \(a.home.path) \(draft.id)")
     }
 }

@@ -1,0 +1,209 @@
+import ArgumentParser
+import Foundation
+import Logging
+import ServiceLifecycle
+import Synchronization
+import YizhanAMQP
+import YizhanCore
+import YizhanCrypto
+import YizhanGateway
+import YizhanRegistry
+import YizhanStore
+
+/// One large attachment between two gateway processes, end to end (copy into the outbox, sign,
+/// chunked publish with confirms, chunk checks and writes, whole-part digest, receipt back), with
+/// each gateway's peak RSS above its idle RSS. In the same run: the raw broker carrying the same
+/// bytes in messages of the same size (persistent, confirms, quorum queue, consumed with acks).
+struct AttachmentBench: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "attachment", abstract: "Throughput and gateway memory for one large attachment, with the raw-broker baseline.")
+    @Option(name: .customLong("size-mb"), help: "Attachment size in MiB.") var sizeMB = 1024
+    @Option(name: .customLong("broker-admin")) var brokerAdmin = "http://guest:guest@127.0.0.1:15672"
+    @Option var broker = "amqp://guest:guest@127.0.0.1:5672"
+    @Option(help: "Work folder (default: a new temporary folder, removed afterwards).") var dir: String?
+
+    func run() async throws {
+        let dir = dir ?? (NSTemporaryDirectory() + "yizhan-bench-att-" + UUIDv7.make())
+        let keep = self.dir != nil
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        var logger = Logger(label: "yizhan.bench")
+        logger.logLevel = .warning
+        let vhost = "yizhan-bench-" + UUIDv7.make().suffix(8)
+        let regHome = RegistryHome(dir + "/registry")
+        _ = try await Registry.initialize(home: regHome, config: .init(name: "Bench CA", vhost: vhost, amqpHost: "127.0.0.1", amqpPort: 5672, listen: "127.0.0.1:0"),
+                                          brokerAdminURL: brokerAdmin)
+        let registry = try Registry.open(home: regHome, logger: logger)
+        let listening = Listening()
+        let app = registry.application(host: "127.0.0.1", port: 0) { p in listening.set(p) }
+        let runner = AttachmentBenchRunner(bench: self, dir: dir, vhost: vhost, registry: registry, listening: listening)
+        let group = ServiceGroup(configuration: .init(services: [
+            .init(service: app),
+            .init(service: runner, successTerminationBehavior: .gracefullyShutdownGroup, failureTerminationBehavior: .gracefullyShutdownGroup),
+        ], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+        try await group.run()
+        let admin = try BrokerAdmin(url: brokerAdmin)
+        try? await admin.deleteVhost(vhost)
+        for u in runner.users.withLock({ $0 }) { try? await admin.deleteUser(u) }
+        if !keep { try? FileManager.default.removeItem(atPath: dir) }
+        if let e = runner.failure.withLock({ $0 }) { throw e }
+    }
+}
+
+final class AttachmentBenchRunner: Service {
+    let bench: AttachmentBench
+    let dir: String
+    let vhost: String
+    let registry: Registry
+    let listening: Listening
+    let failure = Mutex<(any Error)?>(nil)
+    let users = Mutex<[String]>([])
+
+    init(bench: AttachmentBench, dir: String, vhost: String, registry: Registry, listening: Listening) {
+        self.bench = bench; self.dir = dir; self.vhost = vhost; self.registry = registry; self.listening = listening
+    }
+
+    func run() async throws {
+        do { try await measure() } catch { failure.withLock { $0 = error } }
+    }
+
+    /// (VmRSS, VmHWM) of a process in KiB.
+    static func memory(pid: Int32) -> (rss: Int, peak: Int) {
+        guard let s = try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8) else { return (0, 0) }
+        func kb(_ key: String) -> Int {
+            s.split(separator: "\n").first { $0.hasPrefix(key) }.flatMap { Int($0.split(separator: " ").dropFirst().first { !$0.isEmpty }.map(String.init) ?? "") } ?? 0
+        }
+        return (kb("VmRSS:"), kb("VmHWM:"))
+    }
+
+    func measure() async throws {
+        let bytes = bench.sizeMB << 20
+        let port = try await listening.wait()
+        let url = "http://127.0.0.1:\(port)"
+        let admin = RegistryClient(base: url, adminToken: try SecretFile.read(registry.home.adminTokenFile).trimmingCharacters(in: .whitespacesAndNewlines))
+        var homes: [GatewayHome] = []
+        for (prefix, name) in [("11420100MB1234567", "发文单位"), ("11420102MB7654321", "收文单位")] {
+            let code = try UnitCode.completing(prefix).rawValue
+            let added = try await admin.addUnit(.init(code: code, name: name))
+            users.withLock { $0.append(added.brokerUser) }
+            let h = GatewayHome(dir + "/" + code)
+            _ = try await Gateway.initialize(home: h, unit: code, registry: url, token: added.enrolmentToken, caPEM: registry.ca.certificate.pem)
+            homes.append(h)
+        }
+        let (ha, hb) = (homes[0], homes[1])
+        let sa = try GatewayStore(path: ha.database), sb = try GatewayStore(path: hb.database)
+        let chunk = try ha.loadConfig().chunkSize ?? TransferInfo.defaultChunk
+        print("yizhan bench attachment: \(bench.sizeMB) MiB in \(chunk >> 10) KiB chunks, two gateway processes, vhost \(vhost)")
+
+        // The gateways run as their own processes so that each one's memory is its own.
+        let exe = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath().path
+        var procs: [Process] = []
+        defer { for p in procs { p.terminate(); p.waitUntilExit() } }
+        for h in homes {
+            let p = Process()
+            p.executableURL = URL(fileURLWithPath: exe)
+            p.arguments = ["gateway", "run", "--home", h.path]
+            var env = ProcessInfo.processInfo.environment
+            env["YIZHAN_LOG_LEVEL"] = "error"
+            p.environment = env
+            try p.run()
+            procs.append(p)
+        }
+        var guest = try AMQPConfiguration(url: bench.broker)
+        guest.vhost = vhost
+        let admin2 = try BrokerAdmin(url: bench.brokerAdmin)
+        try await admin2.putPermissions(vhost: vhost, user: guest.user, configure: ".*", write: ".*", read: ".*")
+        let conn = try await AMQPConnection.connect(guest)
+        let deadline = ContinuousClock.now + .seconds(60)
+        for h in homes {
+            let q = "yizhan.unit.\(try h.loadConfig().unit)"
+            while try await conn.declareQueue(q, passive: true).consumers < 1 {
+                guard ContinuousClock.now < deadline else { throw YizhanError(.remote, "gateway for \(q) did not connect") }
+                try await Task.sleep(for: .milliseconds(50))
+            }
+        }
+        try await Task.sleep(for: .seconds(1))
+        let idle = procs.map { Self.memory(pid: $0.processIdentifier).rss }
+
+        // The file, written once; its digest is what the receiver must end up with.
+        let file = dir + "/attachment.bin"
+        FileManager.default.createFile(atPath: file, contents: nil)
+        let fh = try FileHandle(forWritingTo: URL(fileURLWithPath: file))
+        let block = try SecureRandom.bytes(1 << 20)
+        for i in 0..<bench.sizeMB {
+            var b = block
+            b[0] = UInt8(truncatingIfNeeded: i); b[1] = UInt8(truncatingIfNeeded: i >> 8)
+            try fh.write(contentsOf: Data(b))
+        }
+        try fh.close()
+
+        let clock = ContinuousClock()
+        let t0 = clock.now
+        let id = UUIDv7.make()
+        let spooled = sa.outgoingDirectory(id) + "/0"
+        let (size, sha) = try PartSpool.ingest(file, to: spooled)
+        try sa.enqueue(.init(id: id, kind: .document, document: DocumentInfo(title: "大附件基准"), recipients: [.init(unit: try UnitCode(hb.loadConfig().unit), role: .main)],
+                             parts: [], files: [.init(name: "attachment.bin", mediaType: "application/octet-stream", size: size, sha256: sha, file: spooled)],
+                             extras: .init(transfer: TransferInfo(chunkSize: chunk))))
+        let t1 = clock.now
+        var peaks = idle
+        while try sa.outboxEntry(id: id)?.deliveries.first?.state != "delivered" {
+            if let s = try sa.outboxEntry(id: id)?.deliveries.first?.state, s == "rejected" { throw YizhanError(.remote, "the receiver rejected the transfer") }
+            guard clock.now - t1 < .seconds(1800) else { throw YizhanError(.remote, "no receipt within 30 minutes") }
+            for (i, p) in procs.enumerated() { peaks[i] = max(peaks[i], Self.memory(pid: p.processIdentifier).rss) }
+            try await Task.sleep(for: .milliseconds(100))
+        }
+        let t2 = clock.now
+        let hwm = procs.map { Self.memory(pid: $0.processIdentifier).peak }
+        guard case .file(let received)? = try sb.partSource(documentID: id, index: 0) else { throw YizhanError(.notFound, "the receiver has no part file") }
+        let (rsha, rsize) = try Digest.sha256Hex(fileAt: received)
+        guard rsha == sha, rsize == size else { throw YizhanError(.partMismatch, "the received part does not match") }
+        let secs = { (d: Duration) in Double(d.components.seconds) + Double(d.components.attoseconds) / 1e18 }
+        let mib = Double(size) / 1_048_576
+        print(String(format: "  copy into the outbox (read, hash, write): %.1f s, %.0f MiB/s", secs(t1 - t0), mib / secs(t1 - t0)))
+        print(String(format: "  gateway to gateway, enqueue to delivered receipt: %.1f s, %.0f MiB/s (%d chunks; part verified at the receiver: %@)",
+                     secs(t2 - t1), mib / secs(t2 - t1), (size + chunk - 1) / chunk, rsha == sha ? "yes" : "no"))
+        for (i, name) in ["sender", "receiver"].enumerated() {
+            let above = max(hwm[i], peaks[i]) - idle[i]
+            print(String(format: "  %@ gateway RSS: idle %.1f MiB, peak %.1f MiB, peak above idle %.1f MiB   [target: under 64 MiB above idle]",
+                         name, Double(idle[i]) / 1024, Double(max(hwm[i], peaks[i])) / 1024, Double(above) / 1024))
+        }
+
+        // Raw baseline: the same bytes in chunk-sized persistent messages through a quorum queue,
+        // 8 publishes in flight (the gateway's window), consumed with acks at prefetch 16.
+        let q = "bench.raw"
+        try await admin2.putQueue(vhost: vhost, name: q, arguments: ["x-queue-type": .string("quorum")])
+        let count = (size + chunk - 1) / chunk
+        let got = ArrivalCounter()
+        let consumer = Task {
+            let stream = try await conn.consume(queue: q, prefetch: 16)
+            for try await d in stream {
+                try conn.ack(d)
+                got.add()
+                if got.count >= count { return }
+            }
+        }
+        let payload = Array(block.prefix(chunk))
+        let r0 = clock.now
+        var sent = 0
+        while sent < count {
+            let n = min(8, count - sent)
+            try await withThrowingTaskGroup(of: PublishOutcome.self) { g in
+                for k in 0..<n {
+                    let m = AMQPMessage(body: payload, messageID: "raw-\(sent + k)")
+                    g.addTask { try await conn.publish(exchange: "", routingKey: q, mandatory: true, message: m) }
+                }
+                for try await o in g where o != .confirmed { throw YizhanError(.remote, "raw publish not confirmed: \(o)") }
+            }
+            sent += n
+        }
+        while got.count < count {
+            guard clock.now - r0 < .seconds(1800) else { throw YizhanError(.remote, "raw consumer stalled") }
+            try await Task.sleep(for: .milliseconds(20))
+        }
+        let r1 = clock.now
+        consumer.cancel()
+        await conn.close()
+        print(String(format: "  raw broker, same bytes in %d KiB persistent messages (confirms, quorum queue, consumed with acks): %.1f s, %.0f MiB/s",
+                     chunk >> 10, secs(r1 - r0), mib / secs(r1 - r0)))
+        print(String(format: "  ratio gateway/raw throughput: %.2f", (mib / secs(t2 - t1)) / (mib / secs(r1 - r0))))
+    }
+}

@@ -1,0 +1,31 @@
+import Testing
+@testable import YizhanCore
+
+@Suite struct ChunkFrameTests {
+    @Test func roundTripsAndNamesItsPlace() throws {
+        let id = UUIDv7.make()
+        let f = ChunkFrame(document: id, part: 3, index: 70_000, sha256: Array(repeating: 0xAB, count: 32), data: Array(0..<200).map { UInt8($0) })
+        let back = try ChunkFrame.decode(f.encoded())
+        #expect(back == f)
+        #expect(back.messageID == "\(id)/3/70000")
+    }
+
+    @Test func refusesWhatIsNotAChunk() {
+        let good = ChunkFrame(document: UUIDv7.make(), part: 0, index: 0, sha256: Array(repeating: 1, count: 32), data: [1, 2, 3]).encoded()
+        #expect(throws: YizhanError.self) { try ChunkFrame.decode(Array("YZF1....".utf8)) }
+        #expect(throws: YizhanError.self) { try ChunkFrame.decode(Array(good.prefix(50))) }
+        var badID = good
+        badID[6] = UInt8(ascii: "Z")
+        #expect(throws: YizhanError.self) { try ChunkFrame.decode(badID) }
+        #expect(throws: YizhanError.self) { try ChunkFrame.decode([]) }
+    }
+
+    @Test func chunkCountsCoverEveryByteOnce() {
+        let t = TransferInfo(chunkSize: 4096)
+        #expect(t.chunks(of: 0) == 0)
+        #expect(t.chunks(of: 1) == 1)
+        #expect(t.chunks(of: 4096) == 1)
+        #expect(t.chunks(of: 4097) == 2)
+        #expect(t.chunks(of: 50 << 20) == 12_800)
+    }
+}
