@@ -8,8 +8,12 @@ extension Gateway {
     /// the one-time token, and writes the config. `caFingerprint` (SHA-256 of the CA's DER), or a
     /// CA file, pins the anchor without trusting the first answer from the network.
     public static func initialize(home: GatewayHome, unit: String, registry: String, token: String,
-                                  caPEM: String? = nil, caFingerprint: String? = nil, brokerCAPEM: String? = nil) async throws -> GatewayHome.Config {
+                                  caPEM: String? = nil, caFingerprint: String? = nil, brokerCAPEM: String? = nil,
+                                  chunkSize: Int? = nil) async throws -> GatewayHome.Config {
         let code = try UnitCode(unit)
+        if let c = chunkSize, !(TransferInfo.minimumChunk...TransferInfo.maximumChunk).contains(c) {
+            throw YizhanError(.invalidArgument, "chunk size must be \(TransferInfo.minimumChunk) to \(TransferInfo.maximumChunk) bytes, not \(c)")
+        }
         let fm = FileManager.default
         if fm.fileExists(atPath: home.configFile) { throw YizhanError(.conflict, "a gateway already exists in \(home.path)") }
         try fm.createDirectory(atPath: home.path, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
@@ -39,9 +43,10 @@ extension Gateway {
             guard let b = brokerCAPEM else { throw YizhanError(.configuration, "the broker speaks TLS: give its CA certificate with --broker-ca") }
             try home.write(b, to: home.brokerCAFile, secret: false)
         }
-        let config = GatewayHome.Config(unit: code.rawValue, name: enrolled.name, registry: registry, brokerHost: enrolled.broker.host,
+        var config = GatewayHome.Config(unit: code.rawValue, name: enrolled.name, registry: registry, brokerHost: enrolled.broker.host,
                                         brokerPort: enrolled.broker.port, vhost: enrolled.broker.vhost, brokerUser: enrolled.broker.user,
                                         brokerTLS: enrolled.broker.tls)
+        config.chunkSize = chunkSize
         let store = try GatewayStore(path: home.database)
         let dir = try await client.directory()
         let d = try SignedDirectory.open(dir, anchor: anchor)

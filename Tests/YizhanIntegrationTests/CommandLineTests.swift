@@ -26,6 +26,9 @@ import Testing
         (["unit", "list", "--home", "/nonexistent/yizhan", "--registry", "http://127.0.0.1:9"], "administrator token is required"),
         (["registry", "init", "--home", "/tmp/yizhan-never", "--broker", "amqp://user:pw@host/x"], "without credentials"),
         (["registry", "ca", "--home", "/nonexistent/yizhan"], "no registry in"),
+        (["gateway", "init", "--home", "/tmp/yizhan-never", "--unit", "11420100MB12345671", "--registry", "http://127.0.0.1:9", "--enrol", "t",
+          "--chunk-size", "10"], "chunk size must be"),
+        (["doc", "fetch", "--home", "/nonexistent/yizhan", "x", "--out", "/tmp"], "no gateway in"),
     ])
     func badInputIsOneLineAndNonZero(args: [String], says: String) throws {
         let r = try run(args)
