@@ -3,8 +3,11 @@
 # plugin) is running. Safe to run again: it installs only what is missing and reuses a running broker.
 set -euo pipefail
 
+# --tests adds what only the test suite uses: headless Chromium (and a CJK font) for the monitor dashboard test.
+pkgs=(rabbitmq-server librabbitmq-dev libssl-dev libsqlite3-dev libcurl4 openssl curl python3-jsonschema python3-yaml)
+[ "${1:-}" = "--tests" ] && pkgs+=(chromium fonts-wqy-zenhei)
 need=()
-for pkg in rabbitmq-server librabbitmq-dev libssl-dev libsqlite3-dev libcurl4 openssl curl python3-jsonschema python3-yaml; do
+for pkg in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || need+=("$pkg")
 done
 if [ ${#need[@]} -gt 0 ]; then

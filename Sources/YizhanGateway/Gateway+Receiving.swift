@@ -38,6 +38,10 @@ extension Gateway {
             }
             if e.kind == .receipt, let r = e.receipt {
                 try store.applyReceipt(id: e.id, from: e.sender.rawValue, receipt: r, envelope: a.signed.bytes, signedAt: Timestamp.parse(e.created))
+                metrics.receipts.increment()
+                if r.status == .delivered, let queued = try store.outboxCreatedAt(r.document) {
+                    metrics.deliveryLatency.recordNanoseconds(Int64(max(0, Date().timeIntervalSince(queued)) * 1e9))
+                }
                 logger.info("receipt verified", metadata: ["document": "\(r.document)", "from": "\(e.sender)", "status": "\(r.status.rawValue)"])
                 return true
             }
@@ -58,6 +62,7 @@ extension Gateway {
             if case .duplicate = r {
                 logger.info("duplicate delivery; receipt sent again", metadata: ["document": "\(e.id)"])
             } else {
+                metrics.received.increment()
                 logger.info("document received", metadata: ["document": "\(e.id)", "from": "\(e.sender)"])
             }
             return true
@@ -78,6 +83,7 @@ extension Gateway {
         }
         let id = try store.quarantine(.init(reason: r.code.rawValue, detail: r.detail, messageID: d.messageID, userID: d.userID, routingKey: d.routingKey,
                                             contentType: d.contentType, claimedSender: r.claimedSender, body: d.body), receipt: receipt)
+        metrics.rejected(r.code.rawValue)
         logger.warning("message quarantined", metadata: ["quarantine": "\(id)", "reason": "\(r.code.rawValue)", "detail": "\(r.detail)",
                                                          "rejectedReceipt": "\(receipt != nil)"])
         return true

@@ -26,6 +26,10 @@ extension Gateway {
             for (d, r) in results {
                 guard let r else { continue }
                 try store.recordPublish(documentID: d.documentID, recipient: d.recipient, result: r)
+                switch r {
+                case .confirmed: if d.kind != .receipt { metrics.sent.increment() }
+                case .retry: metrics.retries.increment()
+                }
             }
             if let f = conn.failure { throw f }
         }
@@ -53,8 +57,11 @@ extension Gateway {
             let message = AMQPMessage(body: body, contentType: d.hasParts ? MessageFrame.framedContentType : MessageFrame.envelopeContentType,
                                       messageID: d.documentID, userID: config.brokerUser, type: "yizhan.envelope.v1",
                                       timestamp: UInt64(Date().timeIntervalSince1970))
+            let started = DispatchTime.now()
             switch try await conn.publish(exchange: "yizhan.documents", routingKey: d.recipient, mandatory: true, message: message) {
-            case .confirmed: return .confirmed
+            case .confirmed:
+                metrics.confirmLatency.recordInterval(since: started)
+                return .confirmed
             case .returned(let code, let text):
                 logger.warning("copy returned by the broker", metadata: ["document": "\(d.documentID)", "recipient": "\(d.recipient)", "reply": "\(code) \(text)"])
                 return .retry(error: "no such recipient: the broker has no queue for \(d.recipient) (\(code) \(text))", after: backoff)

@@ -80,6 +80,7 @@ extension Gateway {
             try store.recordTransferProgress(documentID: d.documentID, recipient: d.recipient, position: next + 1)
         }
         try store.recordPublish(documentID: d.documentID, recipient: d.recipient, result: .confirmed)
+        metrics.sent.increment()
         logger.info("transfer published", metadata: ["document": "\(d.documentID)", "recipient": "\(d.recipient)", "chunks": "\(plan.count)"])
     }
 
@@ -160,6 +161,7 @@ extension Gateway {
         let receipt = try makeReceipt(to: e.sender, receipt: ReceiptInfo(status: .delivered, document: e.id, payloadSha256: payload,
                                                                           onBehalfOf: try store.incomingOnBehalfOf(t.id).map { try UnitCode($0) }))
         try store.completeIncoming(id: t.id, envelope: e, receipt: receipt)
+        metrics.received.increment()
         logger.info("document received", metadata: ["document": "\(e.id)", "from": "\(e.sender)", "chunks": "\(t.total)"])
     }
 
@@ -176,6 +178,7 @@ extension Gateway {
                                                                           detail: String(detail.prefix(1000))))
         let id = try store.failIncoming(id: t.id, .init(reason: reason, detail: detail, messageID: t.id, userID: t.userID, routingKey: config.unit,
                                                         contentType: ChunkFrame.contentType, claimedSender: t.sender, body: body), receipt: receipt)
+        metrics.rejected(reason)
         logger.warning("transfer refused", metadata: ["document": "\(t.id)", "quarantine": "\(id)", "reason": "\(reason)", "detail": "\(detail)"])
         return true
     }
@@ -183,6 +186,7 @@ extension Gateway {
     func quarantineChunk(_ d: AMQPDelivery, reason: String, detail: String, claimed: String?) throws -> Bool {
         let id = try store.quarantine(.init(reason: reason, detail: detail, messageID: d.messageID, userID: d.userID, routingKey: d.routingKey,
                                             contentType: d.contentType, claimedSender: claimed, body: d.body), receipt: nil)
+        metrics.rejected(reason)
         logger.warning("chunk quarantined", metadata: ["quarantine": "\(id)", "reason": "\(reason)", "detail": "\(detail)"])
         return true
     }

@@ -28,6 +28,7 @@ public final class Gateway: Service, Sendable {
     /// Bytes per chunk for parts sent in chunks, and chunks in flight at once.
     public var chunkSize: Int { config.chunkSize ?? TransferInfo.defaultChunk }
     let chunkWindow = 8
+    public let metrics = GatewayMetrics()
     let reconnectPolicy: ReconnectPolicy
 
     public init(home: GatewayHome, logger: Logger = Logger(label: "yizhan.gateway"), reconnectPolicy: ReconnectPolicy = ReconnectPolicy()) throws {
@@ -63,6 +64,7 @@ public final class Gateway: Service, Sendable {
         try await cancelWhenGracefulShutdown {
             try await withThrowingTaskGroup(of: Void.self) { g in
                 g.addTask { try await self.directoryLoop() }
+                g.addTask { try await self.metricsLoop() }
                 g.addTask {
                     try await withReconnection(self.amqp, policy: self.reconnectPolicy, logger: self.logger) { conn in
                         try await self.session(conn)

@@ -33,6 +33,8 @@ public struct GatewayHome: Sendable {
         public var staleAfter: Int
         /// Parts larger than this (in total) travel as chunk messages of this size; default 1 MiB.
         public var chunkSize: Int?
+        /// host:port for the Prometheus endpoint (GET /metrics); none when absent.
+        public var metricsListen: String?
         public init(unit: String, name: String, registry: String, brokerHost: String, brokerPort: Int, vhost: String, brokerUser: String,
                     brokerTLS: Bool = false, directoryRefresh: Int = 60, staleAfter: Int = 3600) {
             self.unit = unit; self.name = name; self.registry = registry; self.brokerHost = brokerHost; self.brokerPort = brokerPort

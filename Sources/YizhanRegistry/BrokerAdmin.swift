@@ -1,5 +1,6 @@
 import Foundation
 import YizhanCore
+import YizhanHTTP
 
 /// RabbitMQ management API calls the registry needs to provision units.
 public struct BrokerAdmin: Sendable {

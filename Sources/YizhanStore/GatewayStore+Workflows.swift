@@ -270,3 +270,38 @@ extension GatewayStore {
         }
     }
 }
+
+extension GatewayStore {
+    /// The gauges a gateway exports: copies still to be confirmed or answered, overdue documents
+    /// on both sides, transfers arriving, quarantined messages, when the directory was fetched.
+    public struct Figures: Sendable, Codable, Equatable {
+        public var outboxDepth: Int
+        public var overdue: Int
+        public var incomingTransfers: Int
+        public var quarantined: Int
+        public var directoryFetchedAt: Date?
+    }
+
+    public func figures(now: Date = Date()) throws -> Figures {
+        try writer.read { db in
+            let depth = try Int.fetchOne(db, sql: """
+                SELECT COUNT(*) FROM deliveries d JOIN outbox o ON o.id = d.document_id WHERE o.kind != 'receipt' AND d.state IN ('queued','published')
+                """) ?? 0
+            let overdueOut = try Int.fetchOne(db, sql: """
+                SELECT COUNT(*) FROM deliveries d JOIN outbox o ON o.id = d.document_id
+                WHERE o.sign_for_by IS NOT NULL AND o.sign_for_by < ? AND d.state IN ('queued','published','delivered')
+                """, arguments: [now.storeTime]) ?? 0
+            let overdueIn = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM inbox WHERE sign_for_by IS NOT NULL AND sign_for_by < ? AND state = 'received'",
+                                             arguments: [now.storeTime]) ?? 0
+            return Figures(outboxDepth: depth, overdue: overdueOut + overdueIn,
+                           incomingTransfers: try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM incoming") ?? 0,
+                           quarantined: try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM quarantine") ?? 0,
+                           directoryFetchedAt: try Double.fetchOne(db, sql: "SELECT fetched_at FROM directory_cache WHERE singleton = 1").map { Date(timeIntervalSince1970: $0) })
+        }
+    }
+
+    /// When an outgoing document was stored, for the end-to-end delivery latency.
+    public func outboxCreatedAt(_ id: String) throws -> Date? {
+        try writer.read { db in try Double.fetchOne(db, sql: "SELECT created_at FROM outbox WHERE id = ?", arguments: [id]).map { Date(timeIntervalSince1970: $0) } }
+    }
+}

@@ -100,6 +100,7 @@ public struct GatewayStore: Sendable {
         /// then one per chunk in part order), so a restarted sender resumes where it was.
         public var transfer: TransferInfo?
         public var position: Int
+        public var kind: Envelope.Kind
     }
 
     public struct DeliveryStatus: Sendable, Codable, Equatable {
@@ -273,7 +274,7 @@ public struct GatewayStore: Sendable {
     public func due(now: Date = Date(), limit: Int = 200, chunked: Bool = false) throws -> [Due] {
         try writer.read { db in
             try Row.fetchAll(db, sql: """
-                SELECT d.document_id, d.recipient, d.attempts, d.transfer_position, o.envelope, o.extras_json,
+                SELECT d.document_id, d.recipient, d.attempts, d.transfer_position, o.envelope, o.extras_json, o.kind,
                        EXISTS (SELECT 1 FROM outbox_parts p WHERE p.document_id = d.document_id) AS has_parts
                 FROM deliveries d JOIN outbox o ON o.id = d.document_id
                 WHERE d.state = 'queued' AND d.next_attempt_at <= ? AND o.envelope IS NOT NULL
@@ -283,7 +284,7 @@ public struct GatewayStore: Sendable {
                 let extras = try ($0["extras_json"] as String?).map { try JSONValue.parse($0).decode(Extras.self) }
                 return Due(documentID: $0["document_id"], recipient: $0["recipient"], attempts: $0["attempts"],
                            envelope: Array(($0["envelope"] as Data?) ?? Data()), hasParts: $0["has_parts"], transfer: extras?.transfer,
-                           position: $0["transfer_position"])
+                           position: $0["transfer_position"], kind: Envelope.Kind(rawValue: $0["kind"]) ?? .document)
             }
         }
     }

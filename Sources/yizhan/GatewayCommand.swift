@@ -32,10 +32,18 @@ struct GatewayCommand: AsyncParsableCommand {
     struct Run: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Run the gateway until SIGTERM/SIGINT (graceful shutdown).")
         @OptionGroup var home: HomeOption
+        @Option(help: "Serve Prometheus metrics on host:port (GET /metrics); default: metricsListen in gateway.json, else none.") var metrics: String?
         func run() async throws {
             let logger = Logger(label: "yizhan.gateway")
             let gw = try Gateway(home: GatewayHome(home.path), logger: logger)
-            let group = ServiceGroup(configuration: .init(services: [gw], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+            var services: [ServiceGroupConfiguration.ServiceConfiguration] = [.init(service: gw)]
+            if let listen = metrics ?? gw.config.metricsListen {
+                let (host, port) = try RegistryCommand.listenAddress(listen)
+                services.append(.init(service: gw.metricsApplication(host: host, port: port) { p in
+                    logger.info("metrics on http://\(host):\(p)/metrics")
+                }))
+            }
+            let group = ServiceGroup(configuration: .init(services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
             try await group.run()
         }
     }

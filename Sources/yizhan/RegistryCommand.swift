@@ -48,13 +48,19 @@ struct RegistryCommand: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Serve the registry HTTP API until SIGTERM/SIGINT.")
         @OptionGroup var home: HomeOption
         @Option(help: "HTTP listen address (default: the one given at init).") var listen: String?
+        @Option(help: "Serve Prometheus metrics on host:port (GET /metrics).") var metrics: String?
 
         func run() async throws {
             let logger = Logger(label: "yizhan.registry")
             let registry = try Registry.open(home: RegistryHome(home.path), logger: logger)
             let (host, port) = try listenAddress(listen ?? registry.config.listen)
             let app = registry.application(host: host, port: port) { p in logger.info("registry listening", metadata: ["address": "http://\(host):\(p)"]) }
-            let group = ServiceGroup(configuration: .init(services: [app, RegistryScheduler(registry: registry)], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+            var services: [any Service] = [app, RegistryScheduler(registry: registry)]
+            if let m = metrics {
+                let (mh, mp) = try listenAddress(m)
+                services.append(registry.metricsApplication(host: mh, port: mp) { p in logger.info("metrics on http://\(mh):\(p)/metrics") })
+            }
+            let group = ServiceGroup(configuration: .init(services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
             try await group.run()
         }
     }

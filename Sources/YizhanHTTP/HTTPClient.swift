@@ -69,10 +69,10 @@ public struct HTTPClient: Sendable {
 }
 
 extension String {
-    func trimmingSuffix(_ s: String) -> String { hasSuffix(s) ? String(dropLast(s.count)) : self }
+    public func trimmingSuffix(_ s: String) -> String { hasSuffix(s) ? String(dropLast(s.count)) : self }
 
     /// One path segment for the management API (vhost "/" becomes %2F).
-    var pathSegment: String {
+    public var pathSegment: String {
         addingPercentEncoding(withAllowedCharacters: CharacterSet(charactersIn: "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_~")) ?? self
     }
 }

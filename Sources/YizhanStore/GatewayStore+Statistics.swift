@@ -1,0 +1,53 @@
+import Foundation
+import GRDB
+import YizhanCore
+
+extension GatewayStore {
+    /// This unit's figures for one month (see `UnitStatistics`). Electronic items count once per
+    /// document (not per recipient); paper registrations by their date, in UTC+8.
+    public func statistics(period: String, unit: String, name: String, now: Date = Date()) throws -> UnitStatistics {
+        let (start, end) = try UnitStatistics.period(period, now: now)
+        return try writer.read { db in
+            var s = UnitStatistics(unit: unit, name: name, period: period)
+            let range: [DatabaseValueConvertible] = [start.storeTime, end.storeTime]
+            func count(_ sql: String, _ args: [DatabaseValueConvertible]) throws -> Int { try Int.fetchOne(db, sql: sql, arguments: StatementArguments(args)) ?? 0 }
+            func electronic(_ kinds: [String]) throws -> Int {
+                let list = kinds.map { "'\($0)'" }.joined(separator: ",")
+                return try count("SELECT COUNT(*) FROM outbox WHERE kind IN (\(list)) AND created_at >= ? AND created_at < ?", range)
+                    + count("SELECT COUNT(*) FROM inbox WHERE kind IN (\(list)) AND received_at >= ? AND received_at < ?", range)
+            }
+            let month = String(period)
+            func paper(_ kind: String) throws -> Int { try count("SELECT COUNT(*) FROM paper WHERE kind = ? AND substr(date, 1, 7) = ?", [kind, month]) }
+            s.exchange = .init(electronic: try electronic(["document", "notice"]), paper: try paper("document"))
+            s.reporting = .init(electronic: try electronic(["report"]), paper: try paper("report"))
+            s.requests = .init(electronic: try electronic(["request", "reply"]), paper: try paper("request"))
+
+            let rows = try Row.fetchAll(db, sql: """
+                SELECT received_at, state, handled_at, sign_for_by FROM inbox
+                WHERE kind IN ('document','report','request','reply','notice') AND received_at >= ? AND received_at < ?
+                """, arguments: StatementArguments(range))
+            s.received = rows.count
+            for r in rows {
+                let receivedAt: Double = r["received_at"], state: String = r["state"]
+                let handled: Double? = r["handled_at"], deadline: Double? = r["sign_for_by"]
+                if state == "signed-for", let h = handled {
+                    s.signedFor += 1
+                    s.signForSeconds.append(max(0, h - receivedAt))
+                }
+                if state == "returned" { s.returned += 1 }
+                if let d = deadline {
+                    s.withDeadline += 1
+                    if state == "signed-for", let h = handled, h <= d { s.signedInTime += 1 }
+                    else if let h = handled, h > d { s.overdue += 1 }
+                    else if handled == nil, d < now.storeTime { s.overdue += 1 }
+                }
+            }
+            s.signForSeconds.sort()
+            s.returnedByOthers = try count("""
+                SELECT COUNT(*) FROM deliveries d JOIN outbox o ON o.id = d.document_id
+                WHERE d.state = 'returned' AND o.created_at >= ? AND o.created_at < ?
+                """, range)
+            return s
+        }
+    }
+}
