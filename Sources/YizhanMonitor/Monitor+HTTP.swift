@@ -5,6 +5,14 @@ import YizhanCore
 extension Monitor {
     /// The dashboard (`GET /`), the picture as JSON (`GET /v1/status`), the alerts (`GET /v1/alerts`).
     public func application(host: String, port: Int, onListening: @escaping @Sendable (Int) async -> Void = { _ in }) -> some ApplicationProtocol {
+        var logger = self.logger
+        logger.logLevel = .warning
+        return Application(router: router(), configuration: .init(address: .hostname(host, port: port), serverName: "yizhan-monitor"),
+                           onServerRunning: { channel in await onListening(channel.localAddress?.port ?? port) }, logger: logger)
+    }
+
+    /// The routes (Schemas/monitor.openapi.yaml describes them; a test keeps the two in step).
+    public func router() -> Router<BasicRequestContext> {
         let router = Router()
         router.get("/") { _, _ -> Response in
             Response(status: .ok, headers: [.contentType: "text/html; charset=utf-8", .cacheControl: "no-store"],
@@ -13,10 +21,7 @@ extension Monitor {
         router.get("/v1/status") { _, _ -> Response in try Self.json(self.status) }
         router.get("/v1/alerts") { _, _ -> Response in try Self.json(self.status.alerts) }
         router.get("/healthz") { _, _ -> Response in Response(status: .ok, body: .init(byteBuffer: ByteBuffer(string: "ok\n"))) }
-        var logger = self.logger
-        logger.logLevel = .warning
-        return Application(router: router, configuration: .init(address: .hostname(host, port: port), serverName: "yizhan-monitor"),
-                           onServerRunning: { channel in await onListening(channel.localAddress?.port ?? port) }, logger: logger)
+        return router
     }
 
     static func json<T: Encodable>(_ value: T) throws -> Response {

@@ -2,13 +2,14 @@ import Foundation
 import Logging
 import Testing
 import YizhanCore
+import YizhanMonitor
 import YizhanRegistry
 
 /// Every route in Schemas/registry.openapi.yaml exists in the server, and every server route is in the spec.
 @Suite struct OpenAPICoverageTests {
-    func specRoutes() throws -> Set<String> {
+    func specRoutes(_ file: String = "registry.openapi.yaml") throws -> Set<String> {
         let repo = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-        let spec = repo.appendingPathComponent("Schemas/registry.openapi.yaml").path
+        let spec = repo.appendingPathComponent("Schemas/\(file)").path
         let p = Process()
         p.executableURL = URL(fileURLWithPath: "/usr/bin/python3")
         p.arguments = ["-c", """
@@ -44,5 +45,12 @@ import YizhanRegistry
         #expect(server.count >= 20)
         #expect(server.subtracting(spec).isEmpty, "routes missing from the spec: \(server.subtracting(spec).sorted())")
         #expect(spec.subtracting(server).isEmpty, "spec routes the server lacks: \(spec.subtracting(server).sorted())")
+    }
+
+    @Test func monitorSpecAndServerAgree() throws {
+        let monitor = try Monitor(config: .init(brokerAdmin: "http://127.0.0.1:9", vhost: "x", registry: nil))
+        let server = Set(monitor.router().routes.map { "\($0.method.rawValue) \($0.path.description.hasPrefix("/") ? "" : "/")\($0.path.description)" })
+        let spec = try specRoutes("monitor.openapi.yaml")
+        #expect(server == spec, "server \(server.sorted()) vs spec \(spec.sorted())")
     }
 }
