@@ -33,22 +33,34 @@ public final class AMQPConnection: Sendable {
 
     static let nextID = Atomic<UInt64>(1)
 
+    /// What the connection and its owner thread share. The thread holds this, not the connection,
+    /// so a connection dropped without `close()` is noticed (its weak reference goes nil) and shut.
+    final class State: Sendable {
+        let shared = Mutex(Shared())
+        let wakeRead: Int32
+        let wakeWrite: Int32
+        init(wakeRead: Int32, wakeWrite: Int32) { self.wakeRead = wakeRead; self.wakeWrite = wakeWrite }
+        deinit {
+            Glibc.close(wakeRead)
+            Glibc.close(wakeWrite)
+        }
+    }
+
     public let id: UInt64
     public let configuration: AMQPConfiguration
-    let shared = Mutex(Shared())
-    let wakeRead: Int32
-    let wakeWrite: Int32
+    let state: State
+    var wakeWrite: Int32 { state.wakeWrite }
 
     init(configuration: AMQPConfiguration, wakeRead: Int32, wakeWrite: Int32) {
         self.id = Self.nextID.wrappingAdd(1, ordering: .relaxed).oldValue
         self.configuration = configuration
-        self.wakeRead = wakeRead
-        self.wakeWrite = wakeWrite
+        self.state = State(wakeRead: wakeRead, wakeWrite: wakeWrite)
     }
 
     deinit {
-        Glibc.close(wakeRead)
-        Glibc.close(wakeWrite)
+        // Dropped without close(): the owner thread sees its weak reference gone at its next turn.
+        var b: UInt8 = 1
+        _ = write(state.wakeWrite, &b, 1)
     }
 
     /// Opens the connection (and a confirm-mode publishing channel) on a new owner thread.
@@ -67,11 +79,11 @@ public final class AMQPConnection: Sendable {
     }
 
     /// The error that closed the connection, if it is closed.
-    public var failure: AMQPError? { shared.withLock { $0.failure } }
+    public var failure: AMQPError? { state.shared.withLock { $0.failure } }
     public var isOpen: Bool { failure == nil }
 
     func enqueue(_ c: Command) throws(AMQPError) {
-        let err: AMQPError? = shared.withLock { s in
+        let err: AMQPError? = state.shared.withLock { s in
             if let f = s.failure { return f }
             s.commands.append(c)
             return nil

@@ -7,7 +7,7 @@ import Glibc
 /// The owner thread's state: the rabbitmq-c handle, confirm bookkeeping and consumers.
 ///
 /// `@unchecked Sendable`: the worker is handed to its thread once and from then on touched
-/// only by that thread; other threads reach it solely through `AMQPConnection.shared`.
+/// only by that thread; other threads reach it solely through `AMQPConnection.State.shared`.
 final class ConnectionWorker: @unchecked Sendable {
     typealias PublishToken = CheckedContinuation<PublishOutcome, any Error>
     struct PendingPublish {
@@ -18,7 +18,11 @@ final class ConnectionWorker: @unchecked Sendable {
         var continuation: PublishToken
     }
 
-    unowned let connection: AMQPConnection
+    /// Weak: the application owns the connection; when it lets go without closing, the thread closes.
+    weak var owner: AMQPConnection?
+    let state: AMQPConnection.State
+    let configuration: AMQPConfiguration
+    let connectionID: UInt64
     let logger: Logger
     var handle: RabbitMQHandle?
     var confirms = PublisherConfirms<PublishToken>()
@@ -30,19 +34,22 @@ final class ConnectionWorker: @unchecked Sendable {
     var closeWaiters: [CheckedContinuation<Void, Never>] = []
 
     init(connection: AMQPConnection, logger: Logger) {
-        self.connection = connection
+        self.owner = connection
+        self.state = connection.state
+        self.configuration = connection.configuration
+        self.connectionID = connection.id
         self.logger = logger
     }
 
     func run(ready: CheckedContinuation<Void, any Error>) {
         do {
             let h = try RabbitMQHandle()
-            try h.open(connection.configuration)
+            try h.open(configuration)
             handle = h
             try openPublishChannel()
         } catch {
             let e = (error as? AMQPError) ?? AMQPError(.connect, "\(error)")
-            connection.shared.withLock { $0.failure = e }
+            state.shared.withLock { $0.failure = e }
             handle = nil
             ready.resume(throwing: e)
             return
@@ -68,7 +75,11 @@ final class ConnectionWorker: @unchecked Sendable {
     func loop() {
         var closing = false
         while !closing {
-            let commands = connection.shared.withLock { s -> [AMQPConnection.Command] in
+            if owner == nil {
+                logger.debug("amqp connection dropped without close; closing it")
+                break
+            }
+            let commands = state.shared.withLock { s -> [AMQPConnection.Command] in
                 let c = s.commands
                 s.commands.removeAll(keepingCapacity: true)
                 return c
@@ -84,13 +95,13 @@ final class ConnectionWorker: @unchecked Sendable {
                 drainWake()
                 var n = 0
                 while n < 512 {
-                    let ev = try h.nextEvent(timeoutMicros: 0, connectionID: connection.id)
+                    let ev = try h.nextEvent(timeoutMicros: 0, connectionID: connectionID)
                     if case .none = ev { if !h.hasBufferedInput { break } } else { try process(ev) }
                     n += 1
                 }
             } catch {
                 let e = (error as? AMQPError) ?? AMQPError(.protocolError, "\(error)")
-                logger.warning("amqp connection lost", metadata: ["error": "\(e)", "connection": "\(connection.configuration)"])
+                logger.warning("amqp connection lost", metadata: ["error": "\(e)", "connection": "\(configuration)"])
                 fail(e)
                 return
             }
@@ -100,14 +111,14 @@ final class ConnectionWorker: @unchecked Sendable {
     }
 
     func waitForInput(socket: Int32) {
-        var fds = [pollfd(fd: socket, events: Int16(POLLIN), revents: 0), pollfd(fd: connection.wakeRead, events: Int16(POLLIN), revents: 0)]
+        var fds = [pollfd(fd: socket, events: Int16(POLLIN), revents: 0), pollfd(fd: state.wakeRead, events: Int16(POLLIN), revents: 0)]
         // Wake at least every 200 ms so rabbitmq-c can send heartbeats on an idle connection.
         _ = poll(&fds, 2, 200)
     }
 
     func drainWake() {
         var buf = [UInt8](repeating: 0, count: 64)
-        while read(connection.wakeRead, &buf, buf.count) > 0 {}
+        while read(state.wakeRead, &buf, buf.count) > 0 {}
     }
 
     /// Returns true when the command asks to close.
@@ -123,8 +134,7 @@ final class ConnectionWorker: @unchecked Sendable {
                 try h.qos(ch, prefetch: prefetch)
                 _ = try h.consume(ch, queue: queue)
                 consumers[ch] = stream
-                let conn = connection
-                stream.onTermination = { @Sendable _ in try? conn.enqueue(.cancelConsumer(channel: ch)) }
+                stream.onTermination = { @Sendable [weak owner] _ in try? owner?.enqueue(.cancelConsumer(channel: ch)) }
                 ready.resume()
             } catch {
                 if error.kind != .channelClosed { throw error }
@@ -171,7 +181,7 @@ final class ConnectionWorker: @unchecked Sendable {
             publishChannel = allocateChannel()
             try openPublishChannel()
         }
-        let window = max(1, connection.configuration.confirmWindow)
+        let window = max(1, configuration.confirmWindow)
         var sent = 0
         while confirms.outstanding < window, sent < waiting.count {
             let p = waiting[sent]
@@ -210,7 +220,7 @@ final class ConnectionWorker: @unchecked Sendable {
     }
 
     func fail(_ e: AMQPError) {
-        let queued = connection.shared.withLock { s -> [AMQPConnection.Command] in
+        let queued = state.shared.withLock { s -> [AMQPConnection.Command] in
             if s.failure == nil { s.failure = e }
             let c = s.commands
             s.commands.removeAll()

@@ -33,6 +33,8 @@ public struct YizhanError: Error, Sendable, Equatable, CustomStringConvertible {
         public static let unknownDocument = Code(rawValue: "unknown-document")
         /// A chunk whose bytes, size or place do not match.
         public static let chunkMismatch = Code(rawValue: "chunk-mismatch")
+        /// Larger than a receiver accepts (message, envelope, or declared parts).
+        public static let oversize = Code(rawValue: "oversize")
     }
 
     public let code: Code

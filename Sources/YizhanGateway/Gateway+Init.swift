@@ -9,7 +9,7 @@ extension Gateway {
     /// CA file, pins the anchor without trusting the first answer from the network.
     public static func initialize(home: GatewayHome, unit: String, registry: String, token: String,
                                   caPEM: String? = nil, caFingerprint: String? = nil, brokerCAPEM: String? = nil,
-                                  chunkSize: Int? = nil) async throws -> GatewayHome.Config {
+                                  chunkSize: Int? = nil, requireTLS: Bool = false) async throws -> GatewayHome.Config {
         let code = try UnitCode(unit)
         if let c = chunkSize, !(TransferInfo.minimumChunk...TransferInfo.maximumChunk).contains(c) {
             throw YizhanError(.invalidArgument, "chunk size must be \(TransferInfo.minimumChunk) to \(TransferInfo.maximumChunk) bytes, not \(c)")
@@ -27,6 +27,10 @@ extension Gateway {
         let enrolled = try await client.enrol(.init(token: token, publicKey: Data(try key.publicKey.spkiDER).base64EncodedString()))
         guard try Certificate(pem: enrolled.caCertificate).der == anchor.der else {
             throw YizhanError(.untrustedCertificate, "the registry answered with a different CA than the pinned one")
+        }
+        // Refused before anything is written: this gateway does not talk to a broker in plain text.
+        if requireTLS, !enrolled.broker.tls {
+            throw YizhanError(.configuration, "the registry announces plain AMQP (\(enrolled.broker.host):\(enrolled.broker.port)) and this gateway requires TLS; nothing was written (ask for a new enrolment token once the registry uses amqps)")
         }
         let cert = try Certificate(pem: enrolled.certificate)
         try CertificateVerifier(anchor: anchor).verify(cert)
@@ -47,6 +51,7 @@ extension Gateway {
                                         brokerPort: enrolled.broker.port, vhost: enrolled.broker.vhost, brokerUser: enrolled.broker.user,
                                         brokerTLS: enrolled.broker.tls)
         config.chunkSize = chunkSize
+        config.requireTLS = requireTLS ? true : nil
         let store = try GatewayStore(path: home.database)
         let dir = try await client.directory()
         let d = try SignedDirectory.open(dir, anchor: anchor)

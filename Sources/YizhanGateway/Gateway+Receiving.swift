@@ -24,6 +24,11 @@ extension Gateway {
 
     /// Returns false when the message should be tried again later instead of acked.
     func handle(_ d: AMQPDelivery) async throws -> Bool {
+        // Refused before any parsing: nothing legitimate is this large (see InboundVerifier.Limits).
+        if d.body.count > ReceiveLimits.message {
+            return try refuse(d, .init(code: .oversize, detail: "message of \(d.body.count) bytes exceeds \(ReceiveLimits.message); only its first 64 KiB are kept",
+                                       identified: nil, claimedSender: nil), keep: ReceiveLimits.keptOfOversize)
+        }
         if d.contentType == ChunkFrame.contentType { return try await handleChunk(d) }
         let dir = directory
         let result = await verifier.verify(d, directory: { refresh in
@@ -33,7 +38,8 @@ extension Gateway {
         case .success(let a):
             let e = a.signed.envelope
             // A link that points nowhere (a reply to an unknown request, ...) is refused like any bad input.
-            if let problem = try store.linkProblem(e), try !store.isInInbox(e.id) {
+            let linked = [.reply, .chase, .attendance].contains(e.kind) || e.receipt?.status.isClerkAct == true
+            if linked, let problem = try store.linkProblem(e), try !store.isInInbox(e.id) {
                 return try refuse(d, .init(code: .unknownDocument, detail: problem, identified: a.signed, claimedSender: e.sender.rawValue))
             }
             if e.kind == .receipt, let r = e.receipt {
@@ -75,14 +81,14 @@ extension Gateway {
     }
 
     /// Quarantines a refused message with its reason; the identified sender of a non-receipt gets a rejected receipt.
-    func refuse(_ d: AMQPDelivery, _ r: InboundVerifier.Rejected) throws -> Bool {
+    func refuse(_ d: AMQPDelivery, _ r: InboundVerifier.Rejected, keep: Int = .max) throws -> Bool {
         var receipt: GatewayStore.SignedReceipt? = nil
         if let s = r.identified, s.envelope.kind != .receipt {
             receipt = try makeReceipt(to: s.envelope.sender, receipt: ReceiptInfo(
                 status: .rejected, document: s.envelope.id, payloadSha256: s.payloadSha256, reason: r.code.rawValue, detail: String(r.detail.prefix(1000))))
         }
         let id = try store.quarantine(.init(reason: r.code.rawValue, detail: r.detail, messageID: d.messageID, userID: d.userID, routingKey: d.routingKey,
-                                            contentType: d.contentType, claimedSender: r.claimedSender, body: d.body), receipt: receipt)
+                                            contentType: d.contentType, claimedSender: r.claimedSender, body: Array(d.body.prefix(keep))), receipt: receipt)
         metrics.rejected(r.code.rawValue)
         logger.warning("message quarantined", metadata: ["quarantine": "\(id)", "reason": "\(r.code.rawValue)", "detail": "\(r.detail)",
                                                          "rejectedReceipt": "\(receipt != nil)"])

@@ -34,6 +34,9 @@ public final class Gateway: Service, Sendable {
     public init(home: GatewayHome, logger: Logger = Logger(label: "yizhan.gateway"), reconnectPolicy: ReconnectPolicy = ReconnectPolicy()) throws {
         self.home = home
         config = try home.loadConfig()
+        if config.requireTLS == true, !config.brokerTLS {
+            throw YizhanError(.configuration, "gateway.json requires TLS but names a plain AMQP broker (\(config.brokerHost):\(config.brokerPort)); refusing to connect")
+        }
         var l = logger
         l[metadataKey: "unit"] = "\(config.unit)"
         self.logger = l

@@ -40,6 +40,9 @@ struct InboundVerifier: Sendable {
         } else if d.contentType != MessageFrame.envelopeContentType {
             return .failure(Rejected(code: .schemaViolation, detail: "content_type \(d.contentType ?? "none") is not a Yizhan envelope", identified: nil, claimedSender: nil))
         }
+        guard envelopeBytes.count <= ReceiveLimits.envelope else {
+            return .failure(Rejected(code: .oversize, detail: "envelope of \(envelopeBytes.count) bytes exceeds \(ReceiveLimits.envelope)", identified: nil, claimedSender: nil))
+        }
         // 1–2. Schema, then signature.
         let signed: SignedEnvelope, cert: Certificate
         do { (signed, cert) = try SignedEnvelope.open(envelopeBytes) } catch {
@@ -48,6 +51,10 @@ struct InboundVerifier: Sendable {
         }
         let e = signed.envelope
         let sender = e.sender.rawValue
+        let declared = e.parts.reduce(0) { $0 + $1.size }
+        guard declared <= ReceiveLimits.documentBytes else {
+            return .failure(Rejected(code: .oversize, detail: "parts declare \(declared) bytes, more than the \(ReceiveLimits.documentBytes) a document may carry", identified: signed, claimedSender: sender))
+        }
         // 3. Chain to the pinned registry CA, validity period, key usage.
         do { try anchor.verify(cert) } catch {
             return .failure(Rejected(code: .untrustedCertificate, detail: error.message, identified: nil, claimedSender: sender))

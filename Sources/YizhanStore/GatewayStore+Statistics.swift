@@ -51,3 +51,36 @@ extension GatewayStore {
         }
     }
 }
+
+extension GatewayStore {
+    /// Stores many drafts in one transaction (benchmarks and bulk imports); each is checked as `enqueue` checks it.
+    public func enqueueMany(_ drafts: [Draft], now: Date = Date()) throws {
+        for d in drafts {
+            guard !d.recipients.isEmpty else { throw YizhanError(.invalidArgument, "a document needs at least one recipient") }
+            try d.document?.validate()
+        }
+        try writer.write { db in
+            for d in drafts {
+                try Self.checkLinks(db, d)
+                try Self.insertDraft(db, d, now: now)
+            }
+        }
+    }
+
+    /// Seconds from storing to the delivered receipt, per delivered copy of a document stored since `since`.
+    public func deliveryLatencies(since: Date) throws -> [Double] {
+        try writer.read { db in
+            try Double.fetchAll(db, sql: """
+                SELECT d.delivered_at - o.created_at FROM deliveries d JOIN outbox o ON o.id = d.document_id
+                WHERE o.kind != 'receipt' AND d.delivered_at IS NOT NULL AND o.created_at >= ?
+                """, arguments: [since.storeTime])
+        }
+    }
+}
+
+extension GatewayStore {
+    /// The size of one signed document envelope in the outbox (for sizing benchmark baselines).
+    public func envelopeSizeSample() throws -> Int {
+        try writer.read { db in try Int.fetchOne(db, sql: "SELECT length(envelope) FROM outbox WHERE kind = 'document' AND envelope IS NOT NULL LIMIT 1") ?? 0 }
+    }
+}

@@ -22,113 +22,29 @@ struct AttachmentBench: AsyncParsableCommand {
     @Option(help: "Work folder (default: a new temporary folder, removed afterwards).") var dir: String?
 
     func run() async throws {
-        let dir = dir ?? (NSTemporaryDirectory() + "yizhan-bench-att-" + UUIDv7.make())
-        let keep = self.dir != nil
-        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-        var logger = Logger(label: "yizhan.bench")
-        logger.logLevel = .warning
-        let vhost = "yizhan-bench-" + UUIDv7.make().suffix(8)
-        let regHome = RegistryHome(dir + "/registry")
-        _ = try await Registry.initialize(home: regHome, config: .init(name: "Bench CA", vhost: vhost, amqpHost: "127.0.0.1", amqpPort: 5672, listen: "127.0.0.1:0"),
-                                          brokerAdminURL: brokerAdmin)
-        let registry = try Registry.open(home: regHome, logger: logger)
-        let listening = Listening()
-        let app = registry.application(host: "127.0.0.1", port: 0) { p in listening.set(p) }
-        let runner = AttachmentBenchRunner(bench: self, dir: dir, vhost: vhost, registry: registry, listening: listening)
-        let group = ServiceGroup(configuration: .init(services: [
-            .init(service: app),
-            .init(service: runner, successTerminationBehavior: .gracefullyShutdownGroup, failureTerminationBehavior: .gracefullyShutdownGroup),
-        ], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
-        try await group.run()
-        let admin = try BrokerAdmin(url: brokerAdmin)
-        try? await admin.deleteVhost(vhost)
-        for u in runner.users.withLock({ $0 }) { try? await admin.deleteUser(u) }
-        if !keep { try? FileManager.default.removeItem(atPath: dir) }
-        if let e = runner.failure.withLock({ $0 }) { throw e }
-    }
-}
-
-final class AttachmentBenchRunner: Service {
-    let bench: AttachmentBench
-    let dir: String
-    let vhost: String
-    let registry: Registry
-    let listening: Listening
-    let failure = Mutex<(any Error)?>(nil)
-    let users = Mutex<[String]>([])
-
-    init(bench: AttachmentBench, dir: String, vhost: String, registry: Registry, listening: Listening) {
-        self.bench = bench; self.dir = dir; self.vhost = vhost; self.registry = registry; self.listening = listening
+        let size = sizeMB
+        try await BenchNetwork.run(dir: dir, brokerAdmin: brokerAdmin, broker: broker) { net in try await Self.measure(net, sizeMB: size) }
     }
 
-    func run() async throws {
-        do { try await measure() } catch { failure.withLock { $0 = error } }
-    }
-
-    /// (VmRSS, VmHWM) of a process in KiB.
-    static func memory(pid: Int32) -> (rss: Int, peak: Int) {
-        guard let s = try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8) else { return (0, 0) }
-        func kb(_ key: String) -> Int {
-            s.split(separator: "\n").first { $0.hasPrefix(key) }.flatMap { Int($0.split(separator: " ").dropFirst().first { !$0.isEmpty }.map(String.init) ?? "") } ?? 0
-        }
-        return (kb("VmRSS:"), kb("VmHWM:"))
-    }
-
-    func measure() async throws {
-        let bytes = bench.sizeMB << 20
-        let port = try await listening.wait()
-        let url = "http://127.0.0.1:\(port)"
-        let admin = RegistryClient(base: url, adminToken: try SecretFile.read(registry.home.adminTokenFile).trimmingCharacters(in: .whitespacesAndNewlines))
-        var homes: [GatewayHome] = []
-        for (prefix, name) in [("11420100MB1234567", "发文单位"), ("11420102MB7654321", "收文单位")] {
-            let code = try UnitCode.completing(prefix).rawValue
-            let added = try await admin.addUnit(.init(code: code, name: name))
-            users.withLock { $0.append(added.brokerUser) }
-            let h = GatewayHome(dir + "/" + code)
-            _ = try await Gateway.initialize(home: h, unit: code, registry: url, token: added.enrolmentToken, caPEM: registry.ca.certificate.pem)
-            homes.append(h)
-        }
+    static func measure(_ net: BenchNetwork, sizeMB: Int) async throws {
+        let homes = try await net.enrol([("11420100MB1234567", "发文单位"), ("11420102MB7654321", "收文单位")])
+        let dir = net.dir, vhost = net.vhost
         let (ha, hb) = (homes[0], homes[1])
         let sa = try GatewayStore(path: ha.database), sb = try GatewayStore(path: hb.database)
         let chunk = try ha.loadConfig().chunkSize ?? TransferInfo.defaultChunk
-        print("yizhan bench attachment: \(bench.sizeMB) MiB in \(chunk >> 10) KiB chunks, two gateway processes, vhost \(vhost)")
-
-        // The gateways run as their own processes so that each one's memory is its own.
-        let exe = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath().path
-        var procs: [Process] = []
-        defer { for p in procs { p.terminate(); p.waitUntilExit() } }
-        for h in homes {
-            let p = Process()
-            p.executableURL = URL(fileURLWithPath: exe)
-            p.arguments = ["gateway", "run", "--home", h.path]
-            var env = ProcessInfo.processInfo.environment
-            env["YIZHAN_LOG_LEVEL"] = "error"
-            p.environment = env
-            try p.run()
-            procs.append(p)
-        }
-        var guest = try AMQPConfiguration(url: bench.broker)
-        guest.vhost = vhost
-        let admin2 = try BrokerAdmin(url: bench.brokerAdmin)
-        try await admin2.putPermissions(vhost: vhost, user: guest.user, configure: ".*", write: ".*", read: ".*")
-        let conn = try await AMQPConnection.connect(guest)
-        let deadline = ContinuousClock.now + .seconds(60)
-        for h in homes {
-            let q = "yizhan.unit.\(try h.loadConfig().unit)"
-            while try await conn.declareQueue(q, passive: true).consumers < 1 {
-                guard ContinuousClock.now < deadline else { throw YizhanError(.remote, "gateway for \(q) did not connect") }
-                try await Task.sleep(for: .milliseconds(50))
-            }
-        }
+        print("yizhan bench attachment: \(sizeMB) MiB in \(chunk >> 10) KiB chunks, two gateway processes, vhost \(vhost)")
+        let procs = try await net.startGateways(homes)
+        defer { for p in procs { p.stop() } }
+        let conn = try await net.guestConnection()
         try await Task.sleep(for: .seconds(1))
-        let idle = procs.map { Self.memory(pid: $0.processIdentifier).rss }
+        let idle = procs.map { $0.memory.rss }
 
         // The file, written once; its digest is what the receiver must end up with.
         let file = dir + "/attachment.bin"
         FileManager.default.createFile(atPath: file, contents: nil)
         let fh = try FileHandle(forWritingTo: URL(fileURLWithPath: file))
         let block = try SecureRandom.bytes(1 << 20)
-        for i in 0..<bench.sizeMB {
+        for i in 0..<sizeMB {
             var b = block
             b[0] = UInt8(truncatingIfNeeded: i); b[1] = UInt8(truncatingIfNeeded: i >> 8)
             try fh.write(contentsOf: Data(b))
@@ -148,11 +64,11 @@ final class AttachmentBenchRunner: Service {
         while try sa.outboxEntry(id: id)?.deliveries.first?.state != "delivered" {
             if let s = try sa.outboxEntry(id: id)?.deliveries.first?.state, s == "rejected" { throw YizhanError(.remote, "the receiver rejected the transfer") }
             guard clock.now - t1 < .seconds(1800) else { throw YizhanError(.remote, "no receipt within 30 minutes") }
-            for (i, p) in procs.enumerated() { peaks[i] = max(peaks[i], Self.memory(pid: p.processIdentifier).rss) }
+            for (i, p) in procs.enumerated() { peaks[i] = max(peaks[i], p.memory.rss) }
             try await Task.sleep(for: .milliseconds(100))
         }
         let t2 = clock.now
-        let hwm = procs.map { Self.memory(pid: $0.processIdentifier).peak }
+        let hwm = procs.map { $0.memory.peak }
         guard case .file(let received)? = try sb.partSource(documentID: id, index: 0) else { throw YizhanError(.notFound, "the receiver has no part file") }
         let (rsha, rsize) = try Digest.sha256Hex(fileAt: received)
         guard rsha == sha, rsize == size else { throw YizhanError(.partMismatch, "the received part does not match") }
@@ -170,7 +86,7 @@ final class AttachmentBenchRunner: Service {
         // Raw baseline: the same bytes in chunk-sized persistent messages through a quorum queue,
         // 8 publishes in flight (the gateway's window), consumed with acks at prefetch 16.
         let q = "bench.raw"
-        try await admin2.putQueue(vhost: vhost, name: q, arguments: ["x-queue-type": .string("quorum")])
+        try await BrokerAdmin(url: net.brokerAdmin).putQueue(vhost: vhost, name: q, arguments: ["x-queue-type": .string("quorum")])
         let count = (size + chunk - 1) / chunk
         let got = ArrivalCounter()
         let consumer = Task {

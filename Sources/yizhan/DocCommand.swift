@@ -45,6 +45,9 @@ struct DocCommand: AsyncParsableCommand {
             guard let s = (try? FileManager.default.attributesOfItem(atPath: f))?[.size] as? Int else { throw YizhanError(.invalidArgument, "cannot read \(f)") }
             sizes.append(s)
         }
+        guard sizes.reduce(0, +) <= ReceiveLimits.documentBytes else {
+            throw YizhanError(.invalidArgument, "the attachments total \(sizes.reduce(0, +)) bytes; a document carries at most \(ReceiveLimits.documentBytes)")
+        }
         if sizes.reduce(0, +) <= chunk {
             for f in files {
                 let bytes = try PartSpool.readSmall(f)

@@ -18,13 +18,14 @@ struct GatewayCommand: AsyncParsableCommand {
         @Option(name: .customLong("ca-file"), help: "Registry CA certificate to pin (PEM), instead of fetching it.") var caFile: String?
         @Option(name: .customLong("ca-fingerprint"), help: "Expected SHA-256 of the registry CA certificate (hex).") var caFingerprint: String?
         @Option(name: .customLong("broker-ca"), help: "CA certificate (PEM) of the broker's TLS listener, when the registry announces amqps.") var brokerCA: String?
+        @Flag(name: .customLong("require-tls"), help: "Refuse plain AMQP: fail now if the registry announces amqp://, and never connect without TLS.") var requireTLS = false
         @Option(name: .customLong("chunk-size"), help: "Bytes per chunk for large attachments (4096 to 16777216; default 1048576). Kept in gateway.json.") var chunkSize: Int?
 
         func run() async throws {
             let pem = try caFile.map { try String(contentsOfFile: $0, encoding: .utf8) }
             let c = try await Gateway.initialize(home: GatewayHome(home.path), unit: unit, registry: registry, token: enrol,
                                                  caPEM: pem, caFingerprint: caFingerprint,
-                                                 brokerCAPEM: try brokerCA.map { try String(contentsOfFile: $0, encoding: .utf8) }, chunkSize: chunkSize)
+                                                 brokerCAPEM: try brokerCA.map { try String(contentsOfFile: $0, encoding: .utf8) }, chunkSize: chunkSize, requireTLS: requireTLS)
             print("gateway for \(c.unit) \(c.name) set up in \(home.path); broker user \(c.brokerUser) on \(c.brokerHost):\(c.brokerPort)/\(c.vhost)")
         }
     }

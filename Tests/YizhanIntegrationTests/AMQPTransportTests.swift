@@ -147,3 +147,20 @@ extension BrokerTests {
         }
     }
 }
+
+extension BrokerTests {
+    /// A connection the application lets go of without close() is closed by its owner thread
+    /// (found when an attack test failed midway: the thread used to read the freed connection).
+    @Test func droppedConnectionIsClosedNotCrashed() async throws {
+        try await Self.withScratch { vhost, queue in
+            let admin = try TestBroker.admin()
+            do {
+                let conn = try await AMQPConnection.connect(try TestBroker.guestConfig(vhost: vhost))
+                _ = try await conn.consume(queue: queue, prefetch: 1)
+                _ = try await conn.publish(exchange: "amq.direct", routingKey: "key", message: AMQPMessage(body: [1], messageID: "m1"))
+                try await eventually("the connection is seen by the broker") { try await admin.connections(vhost: vhost).count == 1 }
+            }
+            try await eventually("the dropped connection is closed", timeout: .seconds(30)) { try await admin.connections(vhost: vhost).isEmpty }
+        }
+    }
+}

@@ -157,3 +157,38 @@ extension BrokerTests {
         }
     }
 }
+
+extension BrokerTests {
+    /// A gateway set up with --require-tls refuses a registry that announces plain AMQP, before
+    /// writing anything; one that requires TLS and gets it works.
+    @Test func gatewayCanRefusePlainAMQP() async throws {
+        try await TestNetwork.with { net in
+            let a = try randomUnitCode()
+            let added = try await net.admin.addUnit(.init(code: a.rawValue, name: "只走加密"))
+            net.users.append(added.brokerUser)
+            let home = net.dir + "/plain"
+            let r = try runCLI(["gateway", "init", "--home", home, "--unit", a.rawValue, "--registry", net.url, "--enrol", added.enrolmentToken,
+                                "--ca-file", net.dir + "/registry/ca.pem", "--require-tls"])
+            #expect(r.status != 0)
+            #expect(r.err.contains("requires TLS") && r.err.split(separator: "\n").count == 1, "\(r.err)")
+            #expect(!FileManager.default.fileExists(atPath: home + "/gateway.json"))
+            #expect(!FileManager.default.fileExists(atPath: home + "/unit-key.pem"))
+        }
+        try await TestNetwork.with(tls: true) { net in
+            let a = try randomUnitCode()
+            let added = try await net.admin.addUnit(.init(code: a.rawValue, name: "只走加密"))
+            net.users.append(added.brokerUser)
+            let home = net.dir + "/tls"
+            let r = try runCLI(["gateway", "init", "--home", home, "--unit", a.rawValue, "--registry", net.url, "--enrol", added.enrolmentToken,
+                                "--ca-file", net.dir + "/registry/ca.pem", "--broker-ca", TestBroker.tlsCA, "--require-tls"])
+            #expect(r.status == 0, "\(r.err)")
+            let config = try GatewayHome(home).loadConfig()
+            #expect(config.requireTLS == true && config.brokerTLS)
+            // The same file edited to a plain broker: the gateway refuses to start.
+            var plain = config
+            plain.brokerTLS = false
+            try GatewayHome(home).write(String(decoding: try JSONValue.from(plain).canonicalBytes(), as: UTF8.self), to: GatewayHome(home).configFile, secret: false)
+            #expect(throws: YizhanError.self) { _ = try Gateway(home: GatewayHome(home)) }
+        }
+    }
+}

@@ -1,0 +1,180 @@
+import ArgumentParser
+import Foundation
+import YizhanAMQP
+import YizhanCore
+import YizhanCrypto
+import YizhanGateway
+import YizhanRegistry
+import YizhanStore
+
+/// Documents end to end through real gateway processes (outbox, sign, publish with confirms,
+/// consume, verify, inbox, signed receipt back), and in the same run two raw baselines over
+/// rabbitmq-c: (a) the same number of persistent messages of the same size through a quorum
+/// queue with confirms in the same window, consumed with acks; (b) the same, each message signed
+/// with Ed25519 on publish and verified on consume. A document counts as two broker messages.
+struct DocumentsBench: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "documents", abstract: "End-to-end documents per second and latency, with raw-broker baselines in the same run.")
+    @Option(help: "Documents to send.") var count = 10_000
+    @Option(help: "Bytes of each document's attachment.") var size = 4096
+    @Option(help: "Sending units.") var senders = 1
+    @Option(help: "Receiving units.") var receivers = 1
+    @Option(help: "Seconds of sending at half the measured rate, for latency.") var paced = 5.0
+    @Option(help: "Publishes in flight for the baselines (the gateway keeps up to 256).") var window = 256
+    @Option(name: .customLong("broker-admin")) var brokerAdmin = "http://guest:guest@127.0.0.1:15672"
+    @Option var broker = "amqp://guest:guest@127.0.0.1:5672"
+    @Option(help: "Work folder (default: a new temporary folder, removed afterwards).") var dir: String?
+
+    func validate() throws {
+        guard count > 0, size >= 0, size <= 1 << 20, senders > 0, receivers > 0, window > 0, paced >= 0 else {
+            throw ValidationError("count, senders, receivers and window must be positive; size 0 to 1 MiB")
+        }
+    }
+
+    func run() async throws {
+        let me = self
+        try await BenchNetwork.run(dir: dir, brokerAdmin: brokerAdmin, broker: broker) { net in try await me.measure(net) }
+    }
+
+    static func percentile(_ xs: [Double], _ p: Double) -> Double {
+        guard !xs.isEmpty else { return .nan }
+        let s = xs.sorted()
+        return s[min(s.count - 1, Int((Double(s.count - 1) * p).rounded()))]
+    }
+
+    func measure(_ net: BenchNetwork) async throws {
+        let sendUnits = (0..<senders).map { (String(format: "11420100A%08d", $0), "发文单位\($0 + 1)") }
+        let recvUnits = (0..<receivers).map { (String(format: "11420100B%08d", $0), "收文单位\($0 + 1)") }
+        let homes = try await net.enrol(sendUnits + recvUnits)
+        let senderHomes = Array(homes.prefix(senders)), receiverHomes = Array(homes.suffix(receivers))
+        let recipients = try receiverHomes.map { try UnitCode($0.loadConfig().unit) }
+        let stores = try senderHomes.map { try GatewayStore(path: $0.database) }
+        print("yizhan bench documents: \(count) documents with a \(size)-byte attachment, \(senders) sender(s) → \(receivers) receiver(s), gateway processes, vhost \(net.vhost)")
+        let procs = try await net.startGateways(homes)
+        defer { for p in procs { p.stop() } }
+        try await Task.sleep(for: .seconds(1))
+        let idle = procs.map { $0.memory.rss }
+        let cpu0 = procs.map(\.cpuSeconds)
+        let part = try SecureRandom.bytes(size)
+        let partSha = Digest.sha256Hex(part)
+        func drafts(_ n: Int, offset: Int) throws -> [GatewayStore.Draft] {
+            try (0..<n).map { i in
+                GatewayStore.Draft(kind: .document, document: DocumentInfo(title: "基准文件 \(offset + i)", type: "通知"),
+                                   recipients: [.init(unit: recipients[(offset + i) % recipients.count], role: .main)],
+                                   parts: size == 0 ? [] : [.init(name: "正文.pdf", mediaType: "application/pdf", data: part, sha256: partSha)])
+            }
+        }
+        func delivered() throws -> Int { try stores.reduce(0) { $0 + (try $1.deliveryCounts()["delivered"] ?? 0) } }
+        func waitDelivered(_ target: Int, what: String) async throws {
+            let deadline = ContinuousClock.now + .seconds(1800)
+            while try delivered() < target {
+                guard ContinuousClock.now < deadline else { throw YizhanError(.remote, "\(what): only \(try delivered()) of \(target) receipts within 30 minutes") }
+                try await Task.sleep(for: .milliseconds(20))
+            }
+        }
+
+        // Throughput: everything stored at once, then the gateways work it off.
+        let clock = ContinuousClock()
+        let perSender = (count + senders - 1) / senders
+        let start = Date()
+        let t0 = clock.now
+        for (k, s) in stores.enumerated() {
+            let n = min(perSender, count - k * perSender)
+            var done = 0
+            while done < n {
+                let batch = min(2000, n - done)
+                try s.enqueueMany(try drafts(batch, offset: k * perSender + done))
+                done += batch
+            }
+        }
+        try await waitDelivered(count, what: "throughput run")
+        let elapsed = BenchNetwork.seconds(clock.now - t0)
+        let docsPerSecond = Double(count) / elapsed
+        let cpu1 = procs.map(\.cpuSeconds)
+        let lat = try stores.flatMap { try $0.deliveryLatencies(since: start) }.map { $0 * 1000 }
+        print(String(format: "  end to end: %d documents in %.2f s = %.0f documents/s (%.0f broker messages/s with receipts)", count, elapsed, docsPerSecond, 2 * docsPerSecond))
+        print(String(format: "  latency stored → receipt, all at once: p50 %.0f ms, p95 %.0f ms, p99 %.0f ms (queueing included)",
+                     Self.percentile(lat, 0.5), Self.percentile(lat, 0.95), Self.percentile(lat, 0.99)))
+
+        // Latency at half that rate.
+        let rate = max(1, docsPerSecond / 2)
+        let pacedCount = max(1, Int(rate * paced))
+        let pacedStart = Date()
+        let p0 = clock.now
+        for i in 0..<pacedCount {
+            let due = p0 + .milliseconds(Int(Double(i) * 1000 / rate))
+            if clock.now < due { try await Task.sleep(until: due, clock: clock) }
+            try stores[i % stores.count].enqueue(try drafts(1, offset: count + i)[0])
+        }
+        try await waitDelivered(count + pacedCount, what: "paced run")
+        let pl = try stores.flatMap { try $0.deliveryLatencies(since: pacedStart) }.map { $0 * 1000 }
+        print(String(format: "  latency at half that rate (%.0f documents/s, %d documents): p50 %.1f ms, p95 %.1f ms, p99 %.1f ms   [target p99 under 50 ms]",
+                     rate, pacedCount, Self.percentile(pl, 0.5), Self.percentile(pl, 0.95), Self.percentile(pl, 0.99)))
+        for (i, p) in procs.enumerated() {
+            let role = i < senders ? "sender \(i + 1)" : "receiver \(i - senders + 1)"
+            print(String(format: "  gateway %@: CPU %.1f s during the throughput run, RSS idle %.1f MiB, peak %.1f MiB",
+                         role, cpu1[i] - cpu0[i], Double(idle[i]) / 1024, Double(p.memory.peak) / 1024))
+        }
+        print(String(format: "  idle gateway RSS: %.1f MiB at most   [target under 30 MiB]", Double(idle.max() ?? 0) / 1024))
+
+        // Baselines with the message size the gateway puts on the wire for these documents.
+        let wire = try stores[0].envelopeSizeSample() + size + 16
+        let conn = try await net.guestConnection()
+        defer { Task { await conn.close() } }
+        let a = try await Self.rawBaseline(conn, net: net, queue: "bench.raw.a", count: 2 * count, size: wire, window: window, crypto: false)
+        let b = try await Self.rawBaseline(conn, net: net, queue: "bench.raw.b", count: 2 * count, size: wire, window: window, crypto: true)
+        print(String(format: "  baseline (a) raw broker, %d persistent %d-byte messages, confirms (window %d), quorum queue, consumed with acks: %.0f messages/s",
+                     2 * count, wire, window, a))
+        print(String(format: "  baseline (b) the same, Ed25519 sign on publish and verify on consume: %.0f messages/s", b))
+        print(String(format: "  gateway / (a): %.2f   gateway / (b): %.2f   [target ≥ 0.60 of (b)]   documents/s %.0f [target ≥ 1000 for 4 KiB]",
+                     2 * docsPerSecond / a, 2 * docsPerSecond / b, docsPerSecond))
+    }
+
+    /// Messages per second through a fresh quorum queue: publishing with `window` confirms in
+    /// flight while one consumer acks; with `crypto`, each body is signed before publishing and
+    /// verified on arrival.
+    static func rawBaseline(_ conn: AMQPConnection, net: BenchNetwork, queue: String, count: Int, size: Int, window: Int, crypto: Bool) async throws -> Double {
+        try await BrokerAdmin(url: net.brokerAdmin).putQueue(vhost: net.vhost, name: queue, arguments: ["x-queue-type": .string("quorum")])
+        let key = try PrivateKey.generateEd25519()
+        let pub = try key.publicKey
+        let body = try SecureRandom.bytes(max(0, size - 64))
+        let got = ArrivalCounter(), bad = ArrivalCounter()
+        let clock = ContinuousClock()
+        let t0 = clock.now
+        let consumer = Task {
+            let stream = try await conn.consume(queue: queue, prefetch: 256)
+            for try await d in stream {
+                if crypto {
+                    let sig = Array(d.body.prefix(64)), msg = Array(d.body.dropFirst(64))
+                    if !pub.verify(signature: sig, message: msg) { bad.add() }
+                }
+                try conn.ack(d)
+                got.add()
+                if got.count >= count { return }
+            }
+        }
+        try await withThrowingTaskGroup(of: Void.self) { g in
+            var next = 0
+            func add() throws {
+                let i = next
+                next += 1
+                var payload = body
+                payload.append(UInt8(truncatingIfNeeded: i))
+                let framed = crypto ? try key.sign(payload) + payload : [UInt8](repeating: 0, count: 64) + payload
+                let m = AMQPMessage(body: framed, messageID: "raw-\(i)")
+                g.addTask {
+                    let o = try await conn.publish(exchange: "", routingKey: queue, mandatory: true, message: m)
+                    guard o == .confirmed else { throw YizhanError(.remote, "raw publish not confirmed: \(o)") }
+                }
+            }
+            for _ in 0..<min(window, count) { try add() }
+            while try await g.next() != nil { if next < count { try add() } }
+        }
+        while got.count < count {
+            guard clock.now - t0 < .seconds(1800) else { throw YizhanError(.remote, "raw consumer stalled") }
+            try await Task.sleep(for: .milliseconds(5))
+        }
+        consumer.cancel()
+        guard bad.count == 0 else { throw YizhanError(.remote, "\(bad.count) raw signatures did not verify") }
+        return Double(count) / BenchNetwork.seconds(clock.now - t0)
+    }
+}
