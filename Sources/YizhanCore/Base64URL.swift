@@ -26,13 +26,43 @@ public enum Base64URL {
         return String(decoding: out, as: UTF8.self)
     }
 
+    static let reverse: [UInt8] = {
+        var r = [UInt8](repeating: 0xFF, count: 256)
+        for (i, c) in alphabet.enumerated() { r[Int(c)] = UInt8(i) }
+        return r
+    }()
+
+    /// Table-driven too: every received envelope decodes its certificate and signature. Refuses
+    /// padding, characters outside the alphabet, an impossible length and non-zero trailing bits.
     public static func decode(_ text: String) -> [UInt8]? {
-        guard text.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "-" || $0 == "_") }) else { return nil }
-        var s = text.replacingOccurrences(of: "-", with: "+").replacingOccurrences(of: "_", with: "/")
-        let rem = s.count % 4
-        if rem == 1 { return nil }
-        if rem > 0 { s += String(repeating: "=", count: 4 - rem) }
-        guard let d = Data(base64Encoded: s) else { return nil }
-        return Array(d)
+        var text = text
+        return text.withUTF8 { u -> [UInt8]? in
+            let n = u.count
+            if n % 4 == 1 { return nil }
+            var out = [UInt8]()
+            out.reserveCapacity(n / 4 * 3 + 2)
+            let r = reverse
+            var i = 0
+            while i + 4 <= n {
+                let a = r[Int(u[i])], b = r[Int(u[i + 1])], c = r[Int(u[i + 2])], d = r[Int(u[i + 3])]
+                if (a | b | c | d) == 0xFF { return nil }
+                let v = UInt32(a) << 18 | UInt32(b) << 12 | UInt32(c) << 6 | UInt32(d)
+                out.append(UInt8(v >> 16)); out.append(UInt8((v >> 8) & 0xFF)); out.append(UInt8(v & 0xFF))
+                i += 4
+            }
+            switch n - i {
+            case 2:
+                let a = r[Int(u[i])], b = r[Int(u[i + 1])]
+                if (a | b) == 0xFF || b & 0x0F != 0 { return nil }
+                out.append(a << 2 | b >> 4)
+            case 3:
+                let a = r[Int(u[i])], b = r[Int(u[i + 1])], c = r[Int(u[i + 2])]
+                if (a | b | c) == 0xFF || c & 0x03 != 0 { return nil }
+                let v = UInt32(a) << 12 | UInt32(b) << 6 | UInt32(c)
+                out.append(UInt8(v >> 10)); out.append(UInt8((v >> 2) & 0xFF))
+            default: break
+            }
+            return out
+        }
     }
 }

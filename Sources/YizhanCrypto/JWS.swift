@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 import YizhanCore
 
 /// Flattened JWS (RFC 7515) with a detached payload, as the wire contract fixes it.
@@ -8,7 +9,7 @@ public enum JWS {
     public static let directoryType = "yizhan-directory+jws"
 
     public static func sign(payload: [UInt8], type: String, key: PrivateKey, certificate: Certificate) throws(CryptoError) -> Envelope.Signature {
-        guard try certificate.publicKey.spkiDER == key.publicKey.spkiDER else {
+        guard key.matches(certificate) else {
             throw CryptoError(.signing, "the certificate does not belong to the signing key")
         }
         let header = JSONValue.object([
@@ -34,16 +35,10 @@ public enum JWS {
         }
         guard h["typ"]?.stringValue == type else { throw YizhanError(.badSignature, "protected header typ is not \(type)") }
         guard let alg = h["alg"]?.stringValue else { throw YizhanError(.badSignature, "alg missing") }
-        guard let chain = h["x5c"]?.arrayValue, chain.count == 1, let b64 = chain[0].stringValue,
-              let der = Data(base64Encoded: b64) else {
+        guard let chain = h["x5c"]?.arrayValue, chain.count == 1, let b64 = chain[0].stringValue else {
             throw YizhanError(.badSignature, "x5c must hold exactly the signer's certificate")
         }
-        let cert: Certificate
-        let key: PublicKey
-        do {
-            cert = try Certificate(der: Array(der))
-            key = try cert.publicKey
-        } catch { throw YizhanError(.badSignature, "x5c certificate does not parse") }
+        let (cert, key) = try parsed(b64)
         switch (alg, key.keyType) {
         case ("EdDSA", .ed25519): break
         default: throw YizhanError(.badSignature, "alg \(alg) does not match a \(key.keyType.rawValue) certificate key")
@@ -51,5 +46,24 @@ public enum JWS {
         let input = Array((signature.protected + "." + Base64URL.encode(payload)).utf8)
         guard key.verify(signature: sig, message: input) else { throw YizhanError(.badSignature, "signature does not verify") }
         return cert
+    }
+
+    /// Certificates seen in x5c, parsed once: a network has a few hundred signers, and each
+    /// message names one of them again. Bounded; cleared whole when full.
+    static let certificates = Mutex<[String: (Certificate, PublicKey)]>([:])
+
+    static func parsed(_ b64: String) throws(YizhanError) -> (Certificate, PublicKey) {
+        if let hit = certificates.withLock({ $0[b64] }) { return hit }
+        guard let der = Data(base64Encoded: b64) else { throw YizhanError(.badSignature, "x5c must hold exactly the signer's certificate") }
+        let entry: (Certificate, PublicKey)
+        do {
+            let cert = try Certificate(der: Array(der))
+            entry = (cert, try cert.publicKey)
+        } catch { throw YizhanError(.badSignature, "x5c certificate does not parse") }
+        certificates.withLock { c in
+            if c.count >= 4096 { c.removeAll(keepingCapacity: true) }
+            c[b64] = entry
+        }
+        return entry
     }
 }

@@ -27,6 +27,12 @@ public final class PrivateKey: @unchecked Sendable {
         }
     }
 
+    /// Whether `certificate` certifies this key (compared inside OpenSSL, without encoding either).
+    public func matches(_ certificate: Certificate) -> Bool {
+        guard let pub = X509_get0_pubkey(certificate.x509) else { _ = OpenSSL.drainErrors(); return false }
+        return EVP_PKEY_eq(pub, pkey) == 1
+    }
+
     public func sign(_ message: [UInt8]) throws(CryptoError) -> [UInt8] {
         let md = try OpenSSL.nonNil(EVP_MD_CTX_new(), .signing, "EVP_MD_CTX_new")
         defer { EVP_MD_CTX_free(md) }

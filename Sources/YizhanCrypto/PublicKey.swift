@@ -8,7 +8,12 @@ public final class PublicKey: @unchecked Sendable {
     public enum KeyType: String, Sendable { case ed25519 = "Ed25519", ecP256 = "EC-P256", sm2 = "SM2", other }
 
     let pkey: OpaquePointer
-    public let spkiDER: [UInt8]
+
+    /// SubjectPublicKeyInfo DER. Encoded on demand: OpenSSL 3 encodes keys through its provider
+    /// machinery, far too slow for every message (compare keys with `sameKey(as:)`).
+    public var spkiDER: [UInt8] { get throws(CryptoError) { try Self.spkiDER(of: pkey) } }
+
+    public func sameKey(as other: PublicKey) -> Bool { EVP_PKEY_eq(pkey, other.pkey) == 1 }
 
     public init(spkiDER der: [UInt8]) throws(CryptoError) {
         var key: OpaquePointer? = nil
@@ -17,13 +22,11 @@ public final class PublicKey: @unchecked Sendable {
             key = d2i_PUBKEY(nil, &p, buf.count)
         }
         self.pkey = try OpenSSL.nonNil(key, .decoding, "d2i_PUBKEY")
-        self.spkiDER = der
     }
 
     init(retaining pkey: OpaquePointer) throws(CryptoError) {
         EVP_PKEY_up_ref(pkey)
         self.pkey = pkey
-        self.spkiDER = try Self.spkiDER(of: pkey)
     }
 
     deinit { EVP_PKEY_free(pkey) }

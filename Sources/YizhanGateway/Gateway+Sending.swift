@@ -12,7 +12,8 @@ extension Gateway {
             try signPending()
             let due = try await withoutRetired(try store.due(limit: 256))
             if due.isEmpty {
-                await doorbell.wait(timeout: .milliseconds(250))
+                // `doc send` writes from another process: look again soon (two indexed queries when idle).
+                await doorbell.wait(timeout: .milliseconds(25))
                 continue
             }
             let results = await withTaskGroup(of: (GatewayStore.Due, GatewayStore.PublishResult?).self) { g in
@@ -23,9 +24,9 @@ extension Gateway {
                 for await r in g { out.append(r) }
                 return out
             }
+            try store.recordPublishes(results.compactMap { d, r in r.map { (d.documentID, d.recipient, $0) } })
             for (d, r) in results {
                 guard let r else { continue }
-                try store.recordPublish(documentID: d.documentID, recipient: d.recipient, result: r)
                 switch r {
                 case .confirmed: if d.kind != .receipt { metrics.sent.increment() }
                 case .retry: metrics.retries.increment()
@@ -83,12 +84,16 @@ extension Gateway {
             logger.warning("signing paused: this unit's certificate is revoked and no replacement is installed yet")
             return
         }
-        for u in try store.unsigned() {
+        var batch: [(id: String, envelope: [UInt8], payloadSha256: String)] = []
+        var chunked = false
+        for u in try store.unsigned(limit: 256) {
             let e = u.envelope(sender: try UnitCode(config.unit), senderName: id.name)
             let signed = try SignedEnvelope.sign(e, key: key, certificate: id.certificate)
-            try store.markSigned(id: u.id, envelope: signed.bytes, payloadSha256: signed.payloadSha256)
-            if e.transfer != nil { transferBell.ring() }
+            batch.append((u.id, signed.bytes, signed.payloadSha256))
+            chunked = chunked || e.transfer != nil
         }
+        try store.markSigned(batch)
+        if chunked { transferBell.ring() }
     }
 
     func makeReceipt(to unit: UnitCode, receipt: ReceiptInfo) throws -> GatewayStore.SignedReceipt {

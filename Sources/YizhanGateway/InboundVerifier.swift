@@ -10,6 +10,9 @@ import YizhanStore
 struct InboundVerifier: Sendable {
     let me: String
     let anchor: CertificateVerifier
+    /// Chains already checked against the anchor, by certificate fingerprint, with their validity
+    /// period (rechecked every time); revocation is the directory's, asked on every message.
+    let checked = ChainCache()
 
     struct Accepted: Sendable {
         var signed: SignedEnvelope
@@ -56,8 +59,11 @@ struct InboundVerifier: Sendable {
             return .failure(Rejected(code: .oversize, detail: "parts declare \(declared) bytes, more than the \(ReceiveLimits.documentBytes) a document may carry", identified: signed, claimedSender: sender))
         }
         // 3. Chain to the pinned registry CA, validity period, key usage.
-        do { try anchor.verify(cert) } catch {
-            return .failure(Rejected(code: .untrustedCertificate, detail: error.message, identified: nil, claimedSender: sender))
+        if !checked.isValid(cert) {
+            do { try anchor.verify(cert) } catch {
+                return .failure(Rejected(code: .untrustedCertificate, detail: error.message, identified: nil, claimedSender: sender))
+            }
+            checked.remember(cert)
         }
         // 4. Not revoked (per the directory, refreshed when the sender is unknown).
         var dir = await directory(false)

@@ -24,3 +24,11 @@ extension Date {
     /// Seconds since 1970 with millisecond precision: sortable and exact in SQLite REAL.
     var storeTime: Double { (timeIntervalSince1970 * 1000).rounded() / 1000 }
 }
+
+extension Database {
+    /// Runs one statement from the connection's statement cache: the hot paths (receive, receipt,
+    /// publish bookkeeping, trail) run the same SQL thousands of times.
+    func run(_ sql: String, arguments: StatementArguments = StatementArguments()) throws {
+        try cachedStatement(sql: sql).execute(arguments: arguments)
+    }
+}

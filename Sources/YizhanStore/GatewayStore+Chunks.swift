@@ -35,7 +35,7 @@ extension GatewayStore {
     /// Records how far the broker has confirmed a transfer to one recipient (never backwards).
     public func recordTransferProgress(documentID: String, recipient: String, position: Int) throws {
         try writer.write { db in
-            try db.execute(sql: """
+            try db.run( """
                 UPDATE deliveries SET transfer_position = ? WHERE document_id = ? AND recipient = ? AND state = 'queued' AND transfer_position < ?
                 """, arguments: [position, documentID, recipient, position])
         }
@@ -58,16 +58,16 @@ extension GatewayStore {
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         return try writer.write { db in
             if let existing = try String.fetchOne(db, sql: "SELECT receipt_id FROM inbox WHERE id = ?", arguments: [e.id]) {
-                try db.execute(sql: "UPDATE deliveries SET state = 'queued', next_attempt_at = ? WHERE document_id = ?", arguments: [now.storeTime, existing])
+                try db.run( "UPDATE deliveries SET state = 'queued', next_attempt_at = ? WHERE document_id = ?", arguments: [now.storeTime, existing])
                 try Self.trail(db, e.id, e.sender.rawValue, "duplicate", "already in the inbox; receipt sent again", now)
                 return .duplicate(receiptID: existing)
             }
             if try Bool.fetchOne(db, sql: "SELECT 1 FROM incoming WHERE id = ?", arguments: [e.id]) != nil { return .resumed }
-            try db.execute(sql: """
+            try db.run( """
                 INSERT INTO incoming (id, sender, user_id, envelope, payload_sha256, on_behalf_of, chunk_size, started_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
                 """, arguments: [e.id, e.sender.rawValue, userID, Data(bytes), payloadSha256, onBehalfOf, t.chunkSize, now.storeTime])
             for (i, p) in e.parts.enumerated() {
-                try db.execute(sql: "INSERT INTO incoming_parts (document_id, idx, size, sha256, chunks, file) VALUES (?, ?, ?, ?, ?, ?)",
+                try db.run( "INSERT INTO incoming_parts (document_id, idx, size, sha256, chunks, file) VALUES (?, ?, ?, ?, ?, ?)",
                                arguments: [e.id, i, p.size, p.sha256, t.chunks(of: p.size), (dir as NSString).appendingPathComponent("\(i)")])
             }
             let total = e.parts.reduce(0) { $0 + t.chunks(of: $1.size) }
@@ -141,7 +141,7 @@ extension GatewayStore {
     /// Records a stored chunk; returns how many chunks of the document are still missing.
     public func recordChunk(documentID: String, part: Int, index: Int, sha256: String) throws -> Int {
         try writer.write { db in
-            try db.execute(sql: "INSERT OR IGNORE INTO incoming_chunks (document_id, part, idx, sha256) VALUES (?, ?, ?, ?)",
+            try db.run( "INSERT OR IGNORE INTO incoming_chunks (document_id, part, idx, sha256) VALUES (?, ?, ?, ?)",
                            arguments: [documentID, part, index, sha256])
             let total = try Int.fetchOne(db, sql: "SELECT SUM(chunks) FROM incoming_parts WHERE document_id = ?", arguments: [documentID]) ?? 0
             let stored = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM incoming_chunks WHERE document_id = ?", arguments: [documentID]) ?? 0
@@ -161,10 +161,10 @@ extension GatewayStore {
             try Self.insertInbox(db, e, bytes: Array(r["envelope"] as Data), payloadSha256: r["payload_sha256"], onBehalfOf: r["on_behalf_of"],
                                  receiptID: receipt.id, now: now)
             for (i, p) in e.parts.enumerated() {
-                try db.execute(sql: "INSERT INTO inbox_parts (document_id, idx, name, media_type, size, sha256, file) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                try db.run( "INSERT INTO inbox_parts (document_id, idx, name, media_type, size, sha256, file) VALUES (?, ?, ?, ?, ?, ?, ?)",
                                arguments: [id, i, p.name, p.mediaType, p.size, p.sha256, files[i]])
             }
-            try db.execute(sql: "DELETE FROM incoming WHERE id = ?", arguments: [id])
+            try db.run( "DELETE FROM incoming WHERE id = ?", arguments: [id])
             let behalf: String? = r["on_behalf_of"]
             try Self.trail(db, id, e.sender.rawValue, "received", "all parts complete and verified\(behalf.map { "; as successor of \($0)" } ?? "")", now)
         }
@@ -176,7 +176,7 @@ extension GatewayStore {
     public func failIncoming(id: String, _ q: QuarantineRecord, receipt: SignedReceipt?, now: Date = Date()) throws -> Int64 {
         let qid = try writer.write { db in
             let qid = try Self.insertQuarantine(db, q, receipt: receipt, now: now)
-            try db.execute(sql: "DELETE FROM incoming WHERE id = ?", arguments: [id])
+            try db.run( "DELETE FROM incoming WHERE id = ?", arguments: [id])
             try Self.trail(db, id, q.claimedSender, "refused", "\(q.reason): \(q.detail)", now)
             return qid
         }

@@ -71,7 +71,7 @@ extension GatewayStore {
     /// reply, a correction) in the caller's transaction.
     static func insertInbox(_ db: Database, _ e: Envelope, bytes: [UInt8], payloadSha256: String, onBehalfOf: String?, receiptID: String, now: Date) throws {
         let extras = Extras(signForBy: e.signForBy, supersedes: e.supersedes, meeting: e.meeting, chase: e.chase, attendance: e.attendance, transfer: e.transfer)
-        try db.execute(sql: """
+        try db.run( """
             INSERT INTO inbox (id, sender, sender_name, kind, title, number, doc_type, created, received_at, on_behalf_of, envelope, payload_sha256, receipt_id,
                                in_reply_to, supersedes, urgency, sign_for_by, extras_json)
             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
@@ -81,18 +81,18 @@ extension GatewayStore {
                              extras.isEmpty ? nil : try canonical(extras)])
         let sender = e.sender.rawValue
         if let sup = e.supersedes {
-            try db.execute(sql: "UPDATE inbox SET superseded_by = ? WHERE id = ? AND sender = ?", arguments: [e.id, sup, sender])
+            try db.run( "UPDATE inbox SET superseded_by = ? WHERE id = ? AND sender = ?", arguments: [e.id, sup, sender])
             if db.changesCount > 0 { try trail(db, sup, sender, "superseded", "corrected version \(e.id) received", now) }
         }
         guard let target = e.inReplyTo else { return }
         switch e.kind {
         case .chase:
-            try db.execute(sql: "UPDATE inbox SET chases = chases + 1, last_chased_at = ?, last_chase_message = ? WHERE id = ? AND sender = ?",
+            try db.run( "UPDATE inbox SET chases = chases + 1, last_chased_at = ?, last_chase_message = ? WHERE id = ? AND sender = ?",
                            arguments: [now.storeTime, e.chase?.message, target, sender])
             try trail(db, target, sender, "chased", e.chase?.message, now)
         case .attendance:
             guard let a = e.attendance else { return }
-            try db.execute(sql: """
+            try db.run( """
                 INSERT INTO attendance (notice_id, unit, attending, attendees_json, note, replied_at, envelope_id) VALUES (?, ?, ?, ?, ?, ?, ?)
                 ON CONFLICT (notice_id, unit) DO UPDATE SET attending = excluded.attending, attendees_json = excluded.attendees_json,
                     note = excluded.note, replied_at = excluded.replied_at, envelope_id = excluded.envelope_id
@@ -139,11 +139,11 @@ extension GatewayStore {
                     let r = r.trimmingCharacters(in: .whitespacesAndNewlines)
                     guard !r.isEmpty else { throw YizhanError(.invalidArgument, "a return (退回) needs a reason (--reason)") }
                     status = .returned; reason = r
-                    try db.execute(sql: "UPDATE inbox SET state = 'returned', handled_at = ?, handled_by = ?, return_reason = ? WHERE id = ?",
+                    try db.run( "UPDATE inbox SET state = 'returned', handled_at = ?, handled_by = ?, return_reason = ? WHERE id = ?",
                                    arguments: [now.storeTime, clerk, r, documentID])
                 } else {
                     status = .signedFor
-                    try db.execute(sql: "UPDATE inbox SET state = 'signed-for', handled_at = ?, handled_by = ? WHERE id = ?",
+                    try db.run( "UPDATE inbox SET state = 'signed-for', handled_at = ?, handled_by = ? WHERE id = ?",
                                    arguments: [now.storeTime, clerk, documentID])
                 }
             case .adopt(let note), .decline(let note):
@@ -151,7 +151,7 @@ extension GatewayStore {
                 if let done = row["outcome"] as String? { throw YizhanError(.conflict, "report \(documentID) is already marked \(done)") }
                 status = act == .adopt(note: note) ? .adopted : .notAdopted
                 detail = note.flatMap { $0.isEmpty ? nil : $0 }
-                try db.execute(sql: "UPDATE inbox SET outcome = ?, outcome_note = ? WHERE id = ?", arguments: [status.rawValue, detail, documentID])
+                try db.run( "UPDATE inbox SET outcome = ?, outcome_note = ? WHERE id = ?", arguments: [status.rawValue, detail, documentID])
             }
             let receipt = ReceiptInfo(status: status, document: documentID, payloadSha256: row["payload_sha256"], reason: reason, detail: detail,
                                       onBehalfOf: try (row["on_behalf_of"] as String?).map { try UnitCode($0) }, clerk: clerk)
@@ -186,7 +186,7 @@ extension GatewayStore {
                               parts: [], extras: Extras(chase: ChaseInfo(message: message)))
             try Self.insertDraft(db, draft, now: now)
             for t in targets {
-                try db.execute(sql: "UPDATE deliveries SET chases = chases + 1, last_chased_at = ? WHERE document_id = ? AND recipient = ?",
+                try db.run( "UPDATE deliveries SET chases = chases + 1, last_chased_at = ? WHERE document_id = ? AND recipient = ?",
                                arguments: [now.storeTime, documentID, t])
                 try Self.trail(db, documentID, t, "chase sent", message, now)
             }
@@ -252,7 +252,7 @@ extension GatewayStore {
         if let n = p.number { _ = try DocumentNumber(n) }
         guard !p.registeredBy.trimmingCharacters(in: .whitespaces).isEmpty else { throw YizhanError(.invalidArgument, "name who registers it (--by)") }
         return try writer.write { db in
-            try db.execute(sql: "INSERT INTO paper (direction, kind, counterpart, title, number, date, registered_at, registered_by) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            try db.run( "INSERT INTO paper (direction, kind, counterpart, title, number, date, registered_at, registered_by) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                            arguments: [p.direction.rawValue, p.kind.rawValue, p.counterpart, p.title, p.number, p.date, now.storeTime, p.registeredBy])
             return db.lastInsertedRowID
         }

@@ -214,21 +214,21 @@ public struct GatewayStore: Sendable {
         let docJSON = try canonical(draft.document), receiptJSON = try canonical(draft.receipt)
         let extrasJSON = draft.extras.isEmpty ? nil : try canonical(draft.extras)
         let signForBy = draft.extras.signForBy.flatMap { Timestamp.parse($0)?.storeTime }
-        try db.execute(sql: """
+        try db.run( """
             INSERT INTO outbox (id, kind, created_at, in_reply_to, document_json, receipt_json, extras_json, sign_for_by, supersedes)
             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
             """, arguments: [draft.id, draft.kind.rawValue, now.storeTime, draft.inReplyTo, docJSON, receiptJSON, extrasJSON, signForBy,
                              draft.extras.supersedes])
         for (i, p) in draft.parts.enumerated() {
-            try db.execute(sql: "INSERT INTO outbox_parts (document_id, idx, name, media_type, size, sha256, data) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            try db.run( "INSERT INTO outbox_parts (document_id, idx, name, media_type, size, sha256, data) VALUES (?, ?, ?, ?, ?, ?, ?)",
                            arguments: [draft.id, i, p.name, p.mediaType, p.data.count, p.sha256, Data(p.data)])
         }
         for (i, f) in draft.files.enumerated() {
-            try db.execute(sql: "INSERT INTO outbox_parts (document_id, idx, name, media_type, size, sha256, file) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            try db.run( "INSERT INTO outbox_parts (document_id, idx, name, media_type, size, sha256, file) VALUES (?, ?, ?, ?, ?, ?, ?)",
                            arguments: [draft.id, i, f.name, f.mediaType, f.size, f.sha256, f.file])
         }
         for r in draft.recipients {
-            try db.execute(sql: "INSERT INTO deliveries (document_id, recipient, role, state, next_attempt_at) VALUES (?, ?, ?, 'queued', ?)",
+            try db.run( "INSERT INTO deliveries (document_id, recipient, role, state, next_attempt_at) VALUES (?, ?, ?, 'queued', ?)",
                            arguments: [draft.id, r.unit.rawValue, r.role.rawValue, now.storeTime])
         }
         if let sup = draft.extras.supersedes {
@@ -262,10 +262,18 @@ public struct GatewayStore: Sendable {
     }
 
     public func markSigned(id: String, envelope: [UInt8], payloadSha256: String, now: Date = Date()) throws {
+        try markSigned([(id, envelope, payloadSha256)], now: now)
+    }
+
+    /// Stores signed envelopes in one transaction; each only if still unsigned.
+    public func markSigned(_ batch: [(id: String, envelope: [UInt8], payloadSha256: String)], now: Date = Date()) throws {
+        guard !batch.isEmpty else { return }
         try writer.write { db in
-            try db.execute(sql: "UPDATE outbox SET envelope = ?, payload_sha256 = ? WHERE id = ? AND envelope IS NULL",
+            for (id, envelope, payloadSha256) in batch {
+                try db.run("UPDATE outbox SET envelope = ?, payload_sha256 = ? WHERE id = ? AND envelope IS NULL",
                            arguments: [Data(envelope), payloadSha256, id])
-            if db.changesCount == 1 { try Self.trail(db, id, nil, "signed", nil, now) }
+                if db.changesCount == 1 { try Self.trail(db, id, nil, "signed", nil, now) }
+            }
         }
     }
 
@@ -309,16 +317,24 @@ public struct GatewayStore: Sendable {
     }
 
     public func recordPublish(documentID: String, recipient: String, result: PublishResult, now: Date = Date()) throws {
+        try recordPublishes([(documentID, recipient, result)], now: now)
+    }
+
+    /// Many outcomes in one transaction (a confirm window's worth).
+    public func recordPublishes(_ outcomes: [(documentID: String, recipient: String, result: PublishResult)], now: Date = Date()) throws {
+        guard !outcomes.isEmpty else { return }
         try writer.write { db in
-            switch result {
-            case .confirmed:
-                try db.execute(sql: "UPDATE deliveries SET state = 'published', published_at = ?, attempts = attempts + 1, last_error = NULL WHERE document_id = ? AND recipient = ? AND state = 'queued'",
+            for (documentID, recipient, result) in outcomes {
+                switch result {
+                case .confirmed:
+                    try db.run("UPDATE deliveries SET state = 'published', published_at = ?, attempts = attempts + 1, last_error = NULL WHERE document_id = ? AND recipient = ? AND state = 'queued'",
                                arguments: [now.storeTime, documentID, recipient])
-                if db.changesCount == 1 { try Self.trail(db, documentID, recipient, "published", "broker confirmed", now) }
-            case .retry(let error, let after):
-                try db.execute(sql: "UPDATE deliveries SET attempts = attempts + 1, last_error = ?, next_attempt_at = ? WHERE document_id = ? AND recipient = ? AND state = 'queued'",
+                    if db.changesCount == 1 { try Self.trail(db, documentID, recipient, "published", "broker confirmed", now) }
+                case .retry(let error, let after):
+                    try db.run("UPDATE deliveries SET attempts = attempts + 1, last_error = ?, next_attempt_at = ? WHERE document_id = ? AND recipient = ? AND state = 'queued'",
                                arguments: [error, now.addingTimeInterval(after).storeTime, documentID, recipient])
-                if db.changesCount == 1 { try Self.trail(db, documentID, recipient, "retry", error, now) }
+                    if db.changesCount == 1 { try Self.trail(db, documentID, recipient, "retry", error, now) }
+                }
             }
         }
     }
@@ -356,14 +372,14 @@ public struct GatewayStore: Sendable {
         try writer.write { db in
             let e = incoming.envelope
             if let existing = try String.fetchOne(db, sql: "SELECT receipt_id FROM inbox WHERE id = ?", arguments: [e.id]) {
-                try db.execute(sql: "UPDATE deliveries SET state = 'queued', next_attempt_at = ? WHERE document_id = ?", arguments: [now.storeTime, existing])
+                try db.run( "UPDATE deliveries SET state = 'queued', next_attempt_at = ? WHERE document_id = ?", arguments: [now.storeTime, existing])
                 try Self.trail(db, e.id, e.sender.rawValue, "duplicate", "already in the inbox; receipt sent again", now)
                 return .duplicate(receiptID: existing)
             }
             try Self.insertReceipt(db, receipt, now: now)
             try Self.insertInbox(db, e, bytes: incoming.bytes, payloadSha256: incoming.payloadSha256, onBehalfOf: incoming.onBehalfOf, receiptID: receipt.id, now: now)
             for (i, p) in e.parts.enumerated() {
-                try db.execute(sql: "INSERT INTO inbox_parts (document_id, idx, name, media_type, size, sha256, data) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                try db.run( "INSERT INTO inbox_parts (document_id, idx, name, media_type, size, sha256, data) VALUES (?, ?, ?, ?, ?, ?, ?)",
                                arguments: [e.id, i, p.name, p.mediaType, p.size, p.sha256, Data(incoming.parts[i])])
             }
             try Self.trail(db, e.id, e.sender.rawValue, "received", incoming.onBehalfOf.map { "as successor of \($0)" }, now)
@@ -373,9 +389,9 @@ public struct GatewayStore: Sendable {
 
     static func insertReceipt(_ db: Database, _ r: SignedReceipt, now: Date) throws {
         let receiptJSON = String(decoding: try JSONValue.from(r.receipt).canonicalBytes(), as: UTF8.self)
-        try db.execute(sql: "INSERT INTO outbox (id, kind, created_at, in_reply_to, receipt_json, envelope, payload_sha256) VALUES (?, 'receipt', ?, ?, ?, ?, ?)",
+        try db.run( "INSERT INTO outbox (id, kind, created_at, in_reply_to, receipt_json, envelope, payload_sha256) VALUES (?, 'receipt', ?, ?, ?, ?, ?)",
                        arguments: [r.id, now.storeTime, r.receipt.document, receiptJSON, Data(r.envelope), r.payloadSha256])
-        try db.execute(sql: "INSERT INTO deliveries (document_id, recipient, role, state, next_attempt_at) VALUES (?, ?, 'main', 'queued', ?)",
+        try db.run( "INSERT INTO deliveries (document_id, recipient, role, state, next_attempt_at) VALUES (?, ?, 'main', 'queued', ?)",
                        arguments: [r.id, r.to, now.storeTime])
     }
 
@@ -403,7 +419,7 @@ public struct GatewayStore: Sendable {
 
     static func insertQuarantine(_ db: Database, _ q: QuarantineRecord, receipt: SignedReceipt?, now: Date) throws -> Int64 {
         if let r = receipt { try Self.insertReceipt(db, r, now: now) }
-        try db.execute(sql: """
+        try db.run( """
             INSERT INTO quarantine (received_at, reason, detail, message_id, user_id, routing_key, content_type, claimed_sender, receipt_id, body)
             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
             """, arguments: [now.storeTime, q.reason, q.detail, q.messageID, q.userID, q.routingKey, q.contentType, q.claimedSender, receipt?.id, Data(q.body)])
@@ -415,7 +431,7 @@ public struct GatewayStore: Sendable {
     public func applyReceipt(id: String, from unit: String, receipt: ReceiptInfo, envelope: [UInt8], signedAt: Date? = nil, now: Date = Date()) throws {
         try writer.write { db in
             guard try Bool.fetchOne(db, sql: "SELECT 1 FROM receipts WHERE id = ?", arguments: [id]) == nil else { return }
-            try db.execute(sql: "INSERT INTO receipts (id, document_id, from_unit, status, reason, detail, on_behalf_of, received_at, envelope) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            try db.run( "INSERT INTO receipts (id, document_id, from_unit, status, reason, detail, on_behalf_of, received_at, envelope) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                            arguments: [id, receipt.document, unit, receipt.status.rawValue, receipt.reason, receipt.detail, receipt.onBehalfOf?.rawValue, now.storeTime, Data(envelope)])
             // A successor answers for the unit the copy was addressed to.
             let addressed = receipt.onBehalfOf?.rawValue ?? unit
@@ -424,18 +440,18 @@ public struct GatewayStore: Sendable {
             switch receipt.status {
             case .delivered, .rejected:
                 let state = receipt.status == .delivered ? "delivered" : "rejected"
-                try db.execute(sql: """
+                try db.run( """
                     UPDATE deliveries SET state = ?, delivered_at = ?, delivered_by = ?, receipt_id = ?, reason = ?
                     WHERE document_id = ? AND recipient = ? AND state IN ('queued','published')
                     """, arguments: [state, now.storeTime, unit, id, receipt.reason.map { r in receipt.detail.map { "\(r): \($0)" } ?? r }, receipt.document, addressed])
                 // A clerk's act may overtake the gateway's receipt; it still records when and by whom it arrived.
-                try db.execute(sql: "UPDATE deliveries SET delivered_at = COALESCE(delivered_at, ?), delivered_by = COALESCE(delivered_by, ?) WHERE document_id = ? AND recipient = ?",
+                try db.run( "UPDATE deliveries SET delivered_at = COALESCE(delivered_at, ?), delivered_by = COALESCE(delivered_by, ?) WHERE document_id = ? AND recipient = ?",
                                arguments: [now.storeTime, unit, receipt.document, addressed])
                 try Self.trail(db, receipt.document, addressed, state, "receipt \(id) verified\(via)\(receipt.reason.map { "; reason \($0)" } ?? "")", now)
             case .signedFor, .returned:
                 let state = receipt.status.rawValue
                 let handled = signedAt ?? now
-                try db.execute(sql: """
+                try db.run( """
                     UPDATE deliveries SET state = ?, handled_at = ?, handled_by = ?, reason = COALESCE(?, reason), receipt_id = ?,
                                           delivered_at = COALESCE(delivered_at, ?), delivered_by = COALESCE(delivered_by, ?)
                     WHERE document_id = ? AND recipient = ? AND state IN ('queued','published','delivered')
@@ -443,7 +459,7 @@ public struct GatewayStore: Sendable {
                                      receipt.document, addressed])
                 try Self.trail(db, receipt.document, addressed, state, "\(receipt.status == .returned ? "returned" : "signed for")\(clerk)\(via)\(receipt.reason.map { ": \($0)" } ?? "")", now)
             case .adopted, .notAdopted:
-                try db.execute(sql: "UPDATE deliveries SET outcome = ?, outcome_at = ?, outcome_note = ? WHERE document_id = ? AND recipient = ?",
+                try db.run( "UPDATE deliveries SET outcome = ?, outcome_at = ?, outcome_note = ? WHERE document_id = ? AND recipient = ?",
                                arguments: [receipt.status.rawValue, now.storeTime, receipt.detail, receipt.document, addressed])
                 try Self.trail(db, receipt.document, addressed, receipt.status.rawValue, "\(receipt.status == .adopted ? "adopted (采用)" : "not adopted (不采用)")\(clerk)\(receipt.detail.map { ": \($0)" } ?? "")", now)
             }
@@ -603,7 +619,7 @@ public struct GatewayStore: Sendable {
     /// Replaces the cached directory unless the cached one is newer (no rollback).
     public func cacheDirectory(version: Int, signed: [UInt8], now: Date = Date()) throws {
         try writer.write { db in
-            try db.execute(sql: """
+            try db.run( """
                 INSERT INTO directory_cache (singleton, version, fetched_at, signed) VALUES (1, ?, ?, ?)
                 ON CONFLICT(singleton) DO UPDATE SET version = excluded.version, fetched_at = excluded.fetched_at, signed = excluded.signed
                 WHERE excluded.version >= directory_cache.version
@@ -612,7 +628,7 @@ public struct GatewayStore: Sendable {
     }
 
     static func trail(_ db: Database, _ documentID: String, _ unit: String?, _ event: String, _ detail: String?, _ now: Date) throws {
-        try db.execute(sql: "INSERT INTO trail (at, document_id, unit, event, detail) VALUES (?, ?, ?, ?, ?)",
+        try db.run( "INSERT INTO trail (at, document_id, unit, event, detail) VALUES (?, ?, ?, ?, ?)",
                        arguments: [now.storeTime, documentID, unit, event, detail])
     }
 }

@@ -23,7 +23,7 @@ struct AttachmentBench: AsyncParsableCommand {
 
     func run() async throws {
         let size = sizeMB
-        try await BenchNetwork.run(dir: dir, brokerAdmin: brokerAdmin, broker: broker) { net in try await Self.measure(net, sizeMB: size) }
+        try await BenchNetwork.run(dir: dir, brokerAdmin: brokerAdmin, broker: broker) { net in try await AttachmentBench.measure(net, sizeMB: size) }
     }
 
     static func measure(_ net: BenchNetwork, sizeMB: Int) async throws {
@@ -34,14 +34,14 @@ struct AttachmentBench: AsyncParsableCommand {
         let chunk = try ha.loadConfig().chunkSize ?? TransferInfo.defaultChunk
         print("yizhan bench attachment: \(sizeMB) MiB in \(chunk >> 10) KiB chunks, two gateway processes, vhost \(vhost)")
         let procs = try await net.startGateways(homes)
-        defer { for p in procs { p.stop() } }
+        // Stopped at the end; on an early error the processes are terminated when `procs` goes away.
         let conn = try await net.guestConnection()
         try await Task.sleep(for: .seconds(1))
         let idle = procs.map { $0.memory.rss }
 
         // The file, written once; its digest is what the receiver must end up with.
         let file = dir + "/attachment.bin"
-        FileManager.default.createFile(atPath: file, contents: nil)
+        _ = FileManager.default.createFile(atPath: file, contents: nil)
         let fh = try FileHandle(forWritingTo: URL(fileURLWithPath: file))
         let block = try SecureRandom.bytes(1 << 20)
         for i in 0..<sizeMB {
@@ -72,11 +72,10 @@ struct AttachmentBench: AsyncParsableCommand {
         guard case .file(let received)? = try sb.partSource(documentID: id, index: 0) else { throw YizhanError(.notFound, "the receiver has no part file") }
         let (rsha, rsize) = try Digest.sha256Hex(fileAt: received)
         guard rsha == sha, rsize == size else { throw YizhanError(.partMismatch, "the received part does not match") }
-        let secs = { (d: Duration) in Double(d.components.seconds) + Double(d.components.attoseconds) / 1e18 }
         let mib = Double(size) / 1_048_576
-        print(String(format: "  copy into the outbox (read, hash, write): %.1f s, %.0f MiB/s", secs(t1 - t0), mib / secs(t1 - t0)))
+        print(String(format: "  copy into the outbox (read, hash, write): %.1f s, %.0f MiB/s", BenchNetwork.seconds(t1 - t0), mib / BenchNetwork.seconds(t1 - t0)))
         print(String(format: "  gateway to gateway, enqueue to delivered receipt: %.1f s, %.0f MiB/s (%d chunks; part verified at the receiver: %@)",
-                     secs(t2 - t1), mib / secs(t2 - t1), (size + chunk - 1) / chunk, rsha == sha ? "yes" : "no"))
+                     BenchNetwork.seconds(t2 - t1), mib / BenchNetwork.seconds(t2 - t1), (size + chunk - 1) / chunk, rsha == sha ? "yes" : "no"))
         for (i, name) in ["sender", "receiver"].enumerated() {
             let above = max(hwm[i], peaks[i]) - idle[i]
             print(String(format: "  %@ gateway RSS: idle %.1f MiB, peak %.1f MiB, peak above idle %.1f MiB   [target: under 64 MiB above idle]",
@@ -84,42 +83,14 @@ struct AttachmentBench: AsyncParsableCommand {
         }
 
         // Raw baseline: the same bytes in chunk-sized persistent messages through a quorum queue,
-        // 8 publishes in flight (the gateway's window), consumed with acks at prefetch 16.
-        let q = "bench.raw"
-        try await BrokerAdmin(url: net.brokerAdmin).putQueue(vhost: vhost, name: q, arguments: ["x-queue-type": .string("quorum")])
+        // 8 publishes in flight (the gateway's window), consumed with acks.
         let count = (size + chunk - 1) / chunk
-        let got = ArrivalCounter()
-        let consumer = Task {
-            let stream = try await conn.consume(queue: q, prefetch: 16)
-            for try await d in stream {
-                try conn.ack(d)
-                got.add()
-                if got.count >= count { return }
-            }
-        }
-        let payload = Array(block.prefix(chunk))
-        let r0 = clock.now
-        var sent = 0
-        while sent < count {
-            let n = min(8, count - sent)
-            try await withThrowingTaskGroup(of: PublishOutcome.self) { g in
-                for k in 0..<n {
-                    let m = AMQPMessage(body: payload, messageID: "raw-\(sent + k)")
-                    g.addTask { try await conn.publish(exchange: "", routingKey: q, mandatory: true, message: m) }
-                }
-                for try await o in g where o != .confirmed { throw YizhanError(.remote, "raw publish not confirmed: \(o)") }
-            }
-            sent += n
-        }
-        while got.count < count {
-            guard clock.now - r0 < .seconds(1800) else { throw YizhanError(.remote, "raw consumer stalled") }
-            try await Task.sleep(for: .milliseconds(20))
-        }
-        let r1 = clock.now
-        consumer.cancel()
+        let perSecond = try await DocumentsBench.rawBaseline(conn, net: net, queue: "bench.raw", count: count, size: chunk, window: 8, crypto: false)
         await conn.close()
+        for p in procs { p.stop() }
+        let rawSeconds = Double(count) / perSecond
         print(String(format: "  raw broker, same bytes in %d KiB persistent messages (confirms, quorum queue, consumed with acks): %.1f s, %.0f MiB/s",
-                     chunk >> 10, secs(r1 - r0), mib / secs(r1 - r0)))
-        print(String(format: "  ratio gateway/raw throughput: %.2f", (mib / secs(t2 - t1)) / (mib / secs(r1 - r0))))
+                     chunk >> 10, rawSeconds, mib / rawSeconds))
+        print(String(format: "  ratio gateway/raw throughput: %.2f", (mib / BenchNetwork.seconds(t2 - t1)) / (mib / rawSeconds)))
     }
 }

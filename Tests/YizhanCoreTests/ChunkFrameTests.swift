@@ -29,3 +29,21 @@ import Testing
         #expect(t.chunks(of: 50 << 20) == 12_800)
     }
 }
+
+@Suite struct Base64URLTests {
+    @Test func roundTripsEveryLength() {
+        var rng = SystemRandomNumberGenerator()
+        for n in 0..<70 {
+            let bytes = (0..<n).map { _ in UInt8.random(in: 0...255, using: &rng) }
+            #expect(Base64URL.decode(Base64URL.encode(bytes)) == bytes)
+        }
+        #expect(Base64URL.encode(Array("hello".utf8)) == "aGVsbG8")
+        #expect(Base64URL.decode("-_-_") == [0xFB, 0xFF, 0xBF])
+    }
+
+    @Test func refusesWhatIsNotBase64URL() {
+        for bad in ["a", "aGVsbG8=", "aGV+bG8", "aGV/bG8", "a b", "aGVsbG9", "aGVsbG8\u{00e9}", "===="] {
+            #expect(Base64URL.decode(bad) == nil, "\(bad)")
+        }
+    }
+}
