@@ -21,13 +21,7 @@ public enum PartSpool {
         do {
             defer { try? output.close() }
             let hash = try SHA256Stream()
-            while true {
-                let d = try input.read(upToCount: buffer) ?? Data()
-                if d.isEmpty { break }
-                d.withUnsafeBytes { hash.update($0) }
-                try output.write(contentsOf: d)
-                progress(hash.count)
-            }
+            try pump(input, into: output, hashing: hash, progress: progress)
             try output.synchronize()
             let after = try stat(source)
             guard after == before, hash.count == before.size else {
@@ -49,6 +43,17 @@ public enum PartSpool {
             throw YizhanError(.invalidArgument, "\(path) changed while it was being read; nothing was stored, send it again once it is final")
         }
         return Array(d)
+    }
+
+    /// Copies `input` to `output` a buffer at a time, hashing what passes.
+    static func pump(_ input: FileHandle, into output: FileHandle, hashing hash: SHA256Stream, progress: (Int) -> Void) throws {
+        while true {
+            let d = try input.read(upToCount: buffer) ?? Data()
+            if d.isEmpty { break }
+            d.withUnsafeBytes { hash.update($0) }
+            try output.write(contentsOf: d)
+            progress(hash.count)
+        }
     }
 
     struct FileState: Equatable { var size: Int; var modified: Date? }
@@ -75,13 +80,7 @@ public enum PartSpool {
             case .file(let f):
                 guard let input = FileHandle(forReadingAtPath: f) else { throw YizhanError(.notFound, "the stored file of \(part.name) is missing (\(f))") }
                 defer { try? input.close() }
-                while true {
-                    let d = try input.read(upToCount: buffer) ?? Data()
-                    if d.isEmpty { break }
-                    d.withUnsafeBytes { hash.update($0) }
-                    try output.write(contentsOf: d)
-                    progress(hash.count)
-                }
+                try pump(input, into: output, hashing: hash, progress: progress)
             }
             guard hash.count == part.size, hash.finishHex() == part.sha256 else {
                 throw YizhanError(.partMismatch, "stored bytes of \(part.name) do not match the signed size and SHA-256; not written")

@@ -14,10 +14,11 @@ func yizhanBinary() throws -> String {
     return path
 }
 
-func startGatewayProcess(home: String) throws -> Process {
+/// `yizhan gateway run` for `home`, with its metrics endpoint on `metricsPort` when given.
+func startGatewayProcess(home: String, metricsPort: Int? = nil) throws -> Process {
     let p = Process()
     p.executableURL = URL(fileURLWithPath: try yizhanBinary())
-    p.arguments = ["gateway", "run", "--home", home]
+    p.arguments = ["gateway", "run", "--home", home] + (metricsPort.map { ["--metrics", "127.0.0.1:\($0)"] } ?? [])
     var env = ProcessInfo.processInfo.environment
     env["YIZHAN_LOG_LEVEL"] = "error"
     p.environment = env

@@ -9,17 +9,6 @@ import YizhanGateway
 import YizhanMonitor
 import YizhanStore
 
-func startGatewayProcess(home: String, metricsPort: Int) throws -> Process {
-    let p = Process()
-    p.executableURL = URL(fileURLWithPath: try yizhanBinary())
-    p.arguments = ["gateway", "run", "--home", home, "--metrics", "127.0.0.1:\(metricsPort)"]
-    var env = ProcessInfo.processInfo.environment
-    env["YIZHAN_LOG_LEVEL"] = "error"
-    p.environment = env
-    try p.run()
-    return p
-}
-
 /// Runs an HTTP service in the background until `stop`.
 final class BackgroundService: @unchecked Sendable {
     // @unchecked: `task` is set once in init and only read afterwards.
