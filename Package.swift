@@ -28,7 +28,7 @@ let package = Package(
         .target(name: "YizhanHTTP", dependencies: ["YizhanCore"], swiftSettings: strict),
         .target(name: "YizhanStore", dependencies: ["YizhanCore", .product(name: "GRDB", package: "GRDB.swift")], swiftSettings: strict),
         .target(name: "YizhanGateway", dependencies: [
-            "YizhanCore", "YizhanCrypto", "YizhanAMQP", "YizhanStore",
+            "YizhanCore", "YizhanCrypto", "YizhanAMQP", "YizhanStore", "YizhanHTTP",
             .product(name: "Logging", package: "swift-log"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             .product(name: "Hummingbird", package: "hummingbird"),

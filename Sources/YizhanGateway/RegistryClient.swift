@@ -3,6 +3,7 @@ import Foundation
 import FoundationNetworking
 #endif
 import YizhanCore
+import YizhanHTTP
 
 /// What a gateway (and the admin command line) asks of the registry over HTTP.
 public struct RegistryClient: Sendable {
@@ -22,7 +23,7 @@ public struct RegistryClient: Sendable {
         if let adminToken { req.setValue("Bearer \(adminToken)", forHTTPHeaderField: "Authorization") }
         if let body { req.httpBody = Data(body); req.setValue("application/json", forHTTPHeaderField: "Content-Type") }
         let data: Data, response: URLResponse
-        do { (data, response) = try await URLSession.shared.data(for: req) } catch {
+        do { (data, response) = try await HTTPClient.data(for: req) } catch {
             throw YizhanError(.remote, "registry \(base) unreachable: \(error.localizedDescription)")
         }
         let status = (response as? HTTPURLResponse)?.statusCode ?? 0

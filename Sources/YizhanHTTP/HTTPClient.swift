@@ -56,11 +56,21 @@ public struct HTTPClient: Sendable {
             req.setValue(contentType, forHTTPHeaderField: "Content-Type")
         }
         do {
-            let (data, resp) = try await URLSession.shared.data(for: req)
+            let (data, resp) = try await HTTPClient.data(for: req)
             return Response(status: (resp as? HTTPURLResponse)?.statusCode ?? 0, body: Array(data))
         } catch {
             throw YizhanError(.remote, "\(method) \(baseURL.host ?? "")\(path): \(error.localizedDescription)")
         }
+    }
+
+    /// Every HTTP exchange of Yizhan goes through here. It runs in a detached task so that
+    /// cancelling the caller (a service shutting down) does not cancel the URLSession task in
+    /// flight: swift-corelibs-foundation can abort the process ("a behaviour for a task that is
+    /// not in the registry") when a request is cancelled while it completes. Requests time out
+    /// after 30 s, so a shutdown waits at most that long.
+    public static func data(for request: URLRequest) async throws -> (Data, URLResponse) {
+        let r = request
+        return try await Task.detached { try await URLSession.shared.data(for: r) }.value
     }
 
     public func json<T: Encodable>(_ method: String, _ path: String, _ value: T) async throws -> Response {

@@ -71,6 +71,7 @@ extension GatewayStore {
                                arguments: [e.id, i, p.size, p.sha256, t.chunks(of: p.size), (dir as NSString).appendingPathComponent("\(i)")])
             }
             let total = e.parts.reduce(0) { $0 + t.chunks(of: $1.size) }
+            try db.run("UPDATE incoming SET total_chunks = ? WHERE id = ?", arguments: [total, e.id])
             try Self.trail(db, e.id, e.sender.rawValue, "receiving", "\(e.parts.count) part(s) in \(total) chunk(s) of up to \(t.chunkSize) bytes", now)
             return .started
         }
@@ -92,8 +93,7 @@ extension GatewayStore {
             guard let r = try Row.fetchOne(db, sql: "SELECT * FROM incoming WHERE id = ?", arguments: [id]) else { return nil }
             let parts = try Row.fetchAll(db, sql: "SELECT * FROM incoming_parts WHERE document_id = ? ORDER BY idx", arguments: [id])
                 .map { IncomingState.Part(size: $0["size"], sha256: $0["sha256"], chunks: $0["chunks"], file: $0["file"]) }
-            let stored = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM incoming_chunks WHERE document_id = ?", arguments: [id]) ?? 0
-            return IncomingState(id: id, sender: r["sender"], userID: r["user_id"], chunkSize: r["chunk_size"], parts: parts, stored: stored)
+            return IncomingState(id: id, sender: r["sender"], userID: r["user_id"], chunkSize: r["chunk_size"], parts: parts, stored: r["stored_chunks"])
         }
     }
 
@@ -143,9 +143,11 @@ extension GatewayStore {
         try writer.write { db in
             try db.run( "INSERT OR IGNORE INTO incoming_chunks (document_id, part, idx, sha256) VALUES (?, ?, ?, ?)",
                            arguments: [documentID, part, index, sha256])
-            let total = try Int.fetchOne(db, sql: "SELECT SUM(chunks) FROM incoming_parts WHERE document_id = ?", arguments: [documentID]) ?? 0
-            let stored = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM incoming_chunks WHERE document_id = ?", arguments: [documentID]) ?? 0
-            return total - stored
+            if db.changesCount == 1 {
+                try db.run("UPDATE incoming SET stored_chunks = stored_chunks + 1 WHERE id = ?", arguments: [documentID])
+            }
+            let r = try Row.fetchOne(db, sql: "SELECT total_chunks, stored_chunks FROM incoming WHERE id = ?", arguments: [documentID])
+            return (r?["total_chunks"] ?? 0) - (r?["stored_chunks"] ?? 0)
         }
     }
 

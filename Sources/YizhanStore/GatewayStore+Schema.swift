@@ -327,6 +327,17 @@ extension GatewayStore {
             );
             """)
         }
+        // Counted as chunks arrive, so that each chunk costs the same however large the part
+        // (counting the rows on every chunk made a transfer quadratic in its chunks).
+        m.registerMigration("v4-incoming-counters") { db in
+            try db.execute(sql: """
+            ALTER TABLE incoming ADD COLUMN total_chunks INTEGER NOT NULL DEFAULT 0;
+            ALTER TABLE incoming ADD COLUMN stored_chunks INTEGER NOT NULL DEFAULT 0;
+            UPDATE incoming SET
+                total_chunks = (SELECT COALESCE(SUM(chunks), 0) FROM incoming_parts p WHERE p.document_id = incoming.id),
+                stored_chunks = (SELECT COUNT(*) FROM incoming_chunks c WHERE c.document_id = incoming.id);
+            """)
+        }
         return m
     }
 }
