@@ -35,7 +35,8 @@ public struct Directory: Codable, Sendable, Equatable {
         public var reason: String
         public init(serial: String, at: String, reason: String) { self.serial = serial; self.at = at; self.reason = reason }
 
-        public static let orderlyReasons: Set<String> = ["superseded", "merged", "deregistered"]
+        /// `destroyed` is a seal's witnessed destruction: stamps made before it stay valid.
+        public static let orderlyReasons: Set<String> = ["superseded", "merged", "deregistered", "destroyed"]
 
         /// Whether a signature dated `signedAt` by this certificate is refused.
         public func refuses(signedAt: Date?) -> Bool {
@@ -188,6 +189,99 @@ public enum RegistryAPI {
         public var name: String
         public var role: String
         public init(account: String, name: String, role: String) { self.account = account; self.name = name; self.role = role }
+    }
+
+    public struct Witnesses: Codable, Sendable, Equatable {
+        /// 电子政务领导小组, 信息中心, and the unit itself: all present when a seal is made or destroyed.
+        public var leadership: String
+        public var centre: String
+        public var unit: String
+        public init(leadership: String, centre: String, unit: String) { self.leadership = leadership; self.centre = centre; self.unit = unit }
+
+        public func validated() throws -> Witnesses {
+            let all = [leadership, centre, unit].map { $0.trimmingCharacters(in: .whitespaces) }
+            guard !all.contains(where: \.isEmpty) else {
+                throw YizhanError(.invalidArgument, "the leadership group, the information centre and the unit must each name a witness")
+            }
+            guard Set(all).count == 3 else { throw YizhanError(.invalidArgument, "the three witnesses must be three different people") }
+            return Witnesses(leadership: all[0], centre: all[1], unit: all[2])
+        }
+    }
+
+    /// `seal apply`: a unit (or an administrator for it) applies; the image is base64 SVG or PNG.
+    public struct SealApply: Codable, Sendable {
+        public var reason: String
+        public var head: String
+        public var algorithm: String
+        public var image: String
+        public var mediaType: String
+        public var replaces: String?
+        public init(reason: String, head: String, algorithm: String, image: String, mediaType: String, replaces: String?) {
+            self.reason = reason; self.head = head; self.algorithm = algorithm; self.image = image; self.mediaType = mediaType; self.replaces = replaces
+        }
+    }
+
+    /// `seal make`: the public key generated on the unit's gateway host, and the three witnesses.
+    public struct SealMake: Codable, Sendable {
+        public var publicKey: String
+        public var witnesses: Witnesses
+        public init(publicKey: String, witnesses: Witnesses) { self.publicKey = publicKey; self.witnesses = witnesses }
+    }
+
+    public struct SealMade: Codable, Sendable {
+        public var seal: JSONValue
+        public var certificate: String
+        public init(seal: JSONValue, certificate: String) { self.seal = seal; self.certificate = certificate }
+    }
+
+    public struct SealDestroy: Codable, Sendable {
+        public var reason: String
+        public var witnesses: Witnesses
+        public init(reason: String, witnesses: Witnesses) { self.reason = reason; self.witnesses = witnesses }
+    }
+
+    /// A gateway asks for a verification code for a certified print of a stamped document.
+    public struct PrintRequest: Codable, Sendable {
+        public var documentId: String
+        public var sender: String
+        public var document: JSONValue
+        public var parts: JSONValue
+        public var stamp: Envelope.Stamp
+        public init(documentId: String, sender: String, document: JSONValue, parts: JSONValue, stamp: Envelope.Stamp) {
+            self.documentId = documentId; self.sender = sender; self.document = document; self.parts = parts; self.stamp = stamp
+        }
+    }
+
+    /// What the registry confirms for a code: the record, the seal's status now, and the verdict.
+    public struct PrintVerification: Codable, Sendable {
+        public var code: String
+        public var valid: Bool
+        public var verdict: String
+        public var unit: String
+        public var unitName: String
+        public var sealId: String
+        public var certificateSerial: String
+        public var algorithm: String
+        public var documentId: String
+        public var title: String
+        public var number: String?
+        public var documentSha256: String
+        public var stamped: String
+        public var printed: String
+        public var printedBy: String
+        public var revoked: String?
+        public var revocationReason: String?
+        /// base64 of the seal image, and its media type (only in the answer to the print request).
+        public var image: String?
+        public var imageMediaType: String?
+        public init(code: String, valid: Bool, verdict: String, unit: String, unitName: String, sealId: String, certificateSerial: String, algorithm: String,
+                    documentId: String, title: String, number: String?, documentSha256: String, stamped: String, printed: String, printedBy: String,
+                    revoked: String?, revocationReason: String?, image: String?, imageMediaType: String?) {
+            self.code = code; self.valid = valid; self.verdict = verdict; self.unit = unit; self.unitName = unitName; self.sealId = sealId
+            self.certificateSerial = certificateSerial; self.algorithm = algorithm; self.documentId = documentId; self.title = title; self.number = number
+            self.documentSha256 = documentSha256; self.stamped = stamped; self.printed = printed; self.printedBy = printedBy; self.revoked = revoked
+            self.revocationReason = revocationReason; self.image = image; self.imageMediaType = imageMediaType
+        }
     }
 
     public struct Problem: Codable, Sendable {

@@ -2,7 +2,7 @@
 /// field is trusted. The schema file is the contract; the tests check both agree on what we emit.
 extension Envelope {
     static let topMembers: Set<String> = ["spec", "id", "kind", "sender", "senderName", "recipients", "created", "inReplyTo", "document", "receipt", "parts", "signature",
-                                          "signForBy", "supersedes", "meeting", "chase", "attendance", "transfer"]
+                                          "signForBy", "supersedes", "meeting", "chase", "attendance", "transfer", "stamp"]
 
     public static func validate(_ json: JSONValue) throws(YizhanError) {
         guard let o = json.objectValue else { throw violation("", "envelope must be an object") }
@@ -58,6 +58,18 @@ extension Envelope {
                 throw violation("/transfer", "must be {chunkSize} with \(TransferInfo.minimumChunk)...\(TransferInfo.maximumChunk) bytes")
             }
             guard let p = o["parts"]?.arrayValue, !p.isEmpty else { throw violation("/transfer", "only an envelope with parts is transferred in chunks") }
+        }
+        if let st = o["stamp"] {
+            guard k.carriesDocument else { throw violation("/stamp", "a \(kind) carries no document to stamp") }
+            guard let so = st.objectValue, Set(so.keys) == ["seal", "stamped", "protected", "signature"] else {
+                throw violation("/stamp", "must have exactly seal, stamped, protected, signature")
+            }
+            try nonEmptyString(so["seal"]!, "/stamp/seal", max: 100) // keys checked above
+            try timestamp(so["stamped"]!, "/stamp/stamped")
+            guard let p = so["protected"]?.stringValue, Base64URL.decode(p) != nil,
+                  let s = so["signature"]?.stringValue, Base64URL.decode(s) != nil else {
+                throw violation("/stamp", "protected and signature must be base64url")
+            }
         }
         if let d = o["document"] { try validateDocument(d) }
         if let r = o["receipt"] { try validateReceipt(r) }

@@ -46,13 +46,15 @@ public struct Envelope: Codable, Sendable, Equatable {
     public var attendance: AttendanceInfo?
     /// Present when the parts travel as chunk messages after the envelope instead of in its frame.
     public var transfer: TransferInfo?
+    /// The unit's electronic seal over the document (签名印章), beside the transport signature.
+    public var stamp: Stamp?
     public var signature: Signature?
 
     public init(id: String = UUIDv7.make(), kind: Kind, sender: UnitCode, senderName: String? = nil,
                 recipients: [Recipient], created: String, inReplyTo: String? = nil,
                 document: DocumentInfo? = nil, receipt: ReceiptInfo? = nil, parts: [Part] = [], signForBy: String? = nil,
                 supersedes: String? = nil, meeting: MeetingInfo? = nil, chase: ChaseInfo? = nil, attendance: AttendanceInfo? = nil,
-                transfer: TransferInfo? = nil) {
+                transfer: TransferInfo? = nil, stamp: Stamp? = nil) {
         self.spec = 1
         self.id = id
         self.kind = kind
@@ -70,7 +72,32 @@ public struct Envelope: Codable, Sendable, Equatable {
         self.chase = chase
         self.attendance = attendance
         self.transfer = transfer
+        self.stamp = stamp
         self.signature = nil
+    }
+
+    /// A seal's stamp: a JWS (typ `yizhan-seal+jws`, x5c = the seal certificate) with a detached
+    /// payload, `Envelope.stampPayload`: the document's id, sender, seal, time, metadata and part
+    /// digests. The transport signature covers the stamp too.
+    public struct Stamp: Codable, Sendable, Equatable {
+        /// The registry's seal id.
+        public var seal: String
+        /// When it was stamped, RFC 3339 UTC (signed: it is inside the payload).
+        public var stamped: String
+        public var protected: String
+        public var signature: String
+        public init(seal: String, stamped: String, protected: String, signature: String) {
+            self.seal = seal; self.stamped = stamped; self.protected = protected; self.signature = signature
+        }
+    }
+
+    /// The bytes a seal signs (RFC 8785): what makes the document the document, and nothing of
+    /// its transport (recipients, deadlines) so a print can show exactly what was stamped.
+    public static func stampPayload(id: String, sender: String, seal: String, stamped: String, document: JSONValue, parts: JSONValue) -> [UInt8] {
+        JSONValue.object([
+            "spec": .number(1), "id": .string(id), "unit": .string(sender), "seal": .string(seal), "stamped": .string(stamped),
+            "document": document, "parts": parts,
+        ]).canonicalBytes()
     }
 
     /// The flattened JWS with a detached payload.

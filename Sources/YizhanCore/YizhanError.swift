@@ -35,6 +35,10 @@ public struct YizhanError: Error, Sendable, Equatable, CustomStringConvertible {
         public static let chunkMismatch = Code(rawValue: "chunk-mismatch")
         /// Larger than a receiver accepts (message, envelope, or declared parts).
         public static let oversize = Code(rawValue: "oversize")
+        /// A stamp that does not verify: bad signature, not a seal certificate, another unit's seal, a time that cannot be.
+        public static let badSeal = Code(rawValue: "bad-seal")
+        /// A stamp made after its seal was revoked or destroyed.
+        public static let sealRevoked = Code(rawValue: "seal-revoked")
     }
 
     public let code: Code

@@ -89,6 +89,31 @@ public final class Certificate: @unchecked Sendable {
         return ku != UInt32.max && (ku & UInt32(yz_ku_digital_signature())) != 0
     }
 
+    /// The private extension holding the SHA-256 of a seal's image (an OCTET STRING). The arc is
+    /// a placeholder under an unassigned enterprise number until the registry operator registers one.
+    public static let sealImageOID = "1.3.6.1.4.1.59999.1.1"
+    public static let sealOrganizationalUnit = "电子印章"
+
+    public var organizationalUnit: String? { nameEntry(NID_organizationalUnitName) }
+    /// The registry's seal id (subject serialNumber) of a seal certificate.
+    public var sealID: String? { isSeal ? nameEntry(NID_serialNumber) : nil }
+
+    /// SHA-256 (hex) of the seal image bound to this certificate; nil for other profiles.
+    public var sealImageSHA256: String? {
+        guard let obj = OBJ_txt2obj(Self.sealImageOID, 1) else { return nil }
+        defer { ASN1_OBJECT_free(obj) }
+        let idx = X509_get_ext_by_OBJ(x509, obj, -1)
+        guard idx >= 0, let ext = X509_get_ext(x509, idx), let data = X509_EXTENSION_get_data(ext) else { return nil }
+        let n = Int(ASN1_STRING_length(data))
+        guard n == 34, let p = ASN1_STRING_get0_data(data) else { return nil }
+        let bytes = Array(UnsafeBufferPointer(start: p, count: n))
+        guard bytes[0] == 0x04, bytes[1] == 32 else { return nil }
+        return Digest.hex(Array(bytes[2...]))
+    }
+
+    /// A seal certificate (profile "seal"): it may stamp documents, never sign envelopes.
+    public var isSeal: Bool { organizationalUnit == Self.sealOrganizationalUnit && sealImageSHA256 != nil }
+
     /// SHA-256 of the DER, hex: a stable fingerprint for logs and the directory.
     public var fingerprint: String { Digest.sha256Hex(der) }
 }

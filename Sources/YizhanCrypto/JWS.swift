@@ -7,13 +7,15 @@ import YizhanCore
 public enum JWS {
     public static let envelopeType = "yizhan-envelope+jws"
     public static let directoryType = "yizhan-directory+jws"
+    /// A seal's stamp over a document (see `Stamp`).
+    public static let sealType = "yizhan-seal+jws"
 
     public static func sign(payload: [UInt8], type: String, key: PrivateKey, certificate: Certificate) throws(CryptoError) -> Envelope.Signature {
         guard key.matches(certificate) else {
             throw CryptoError(.signing, "the certificate does not belong to the signing key")
         }
         let header = JSONValue.object([
-            "alg": .string("EdDSA"),
+            "alg": .string(key.algorithm.jwsAlg),
             "typ": .string(type),
             "x5c": .array([.string(Data(certificate.der).base64EncodedString())]),
         ]).canonicalBytes()
@@ -40,7 +42,7 @@ public enum JWS {
         }
         let (cert, key) = try parsed(b64)
         switch (alg, key.keyType) {
-        case ("EdDSA", .ed25519): break
+        case ("EdDSA", .ed25519), ("SM2-SM3", .sm2): break
         default: throw YizhanError(.badSignature, "alg \(alg) does not match a \(key.keyType.rawValue) certificate key")
         }
         let input = Array((signature.protected + "." + Base64URL.encode(payload)).utf8)

@@ -123,3 +123,82 @@ final class DigestContext {
 
     deinit { EVP_MD_CTX_free(ctx) }
 }
+
+extension OpenSSL {
+    /// AES-256-GCM: returns nonce (12) ‖ ciphertext ‖ tag (16).
+    static func aeadSeal(key: [UInt8], plaintext: [UInt8], aad: [UInt8]) throws(CryptoError) -> [UInt8] {
+        guard key.count == 32 else { throw CryptoError(.encoding, "AES-256-GCM needs a 32-byte key") }
+        let nonce = try randomBytes(12)
+        let ctx = try nonNil(EVP_CIPHER_CTX_new(), .encoding, "EVP_CIPHER_CTX_new")
+        defer { EVP_CIPHER_CTX_free(ctx) }
+        try check(EVP_EncryptInit_ex(ctx, EVP_aes_256_gcm(), nil, key, nonce), .encoding, "EVP_EncryptInit_ex")
+        var len: Int32 = 0
+        if !aad.isEmpty { try check(EVP_EncryptUpdate(ctx, nil, &len, aad, Int32(aad.count)), .encoding, "EVP_EncryptUpdate (aad)") }
+        var out = [UInt8](repeating: 0, count: plaintext.count + 16)
+        try check(EVP_EncryptUpdate(ctx, &out, &len, plaintext, Int32(plaintext.count)), .encoding, "EVP_EncryptUpdate")
+        var total = Int(len)
+        try out.withUnsafeMutableBufferPointer { (b) throws(CryptoError) in
+            try check(EVP_EncryptFinal_ex(ctx, b.baseAddress.map { $0 + total }, &len), .encoding, "EVP_EncryptFinal_ex")
+        }
+        total += Int(len)
+        var tag = [UInt8](repeating: 0, count: 16)
+        try check(EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_GET_TAG, 16, &tag), .encoding, "GCM tag")
+        return nonce + out.prefix(total) + tag
+    }
+
+    /// Opens what `aeadSeal` made; nil when the key is wrong or the bytes were changed.
+    static func aeadOpen(key: [UInt8], sealed: [UInt8], aad: [UInt8]) -> [UInt8]? {
+        guard key.count == 32, sealed.count >= 28, let ctx = EVP_CIPHER_CTX_new() else { return nil }
+        defer { EVP_CIPHER_CTX_free(ctx) }
+        let nonce = Array(sealed.prefix(12)), tag = Array(sealed.suffix(16)), body = Array(sealed.dropFirst(12).dropLast(16))
+        guard EVP_DecryptInit_ex(ctx, EVP_aes_256_gcm(), nil, key, nonce) == 1 else { _ = drainErrors(); return nil }
+        var len: Int32 = 0
+        if !aad.isEmpty { guard EVP_DecryptUpdate(ctx, nil, &len, aad, Int32(aad.count)) == 1 else { _ = drainErrors(); return nil } }
+        var out = [UInt8](repeating: 0, count: body.count + 16)
+        guard EVP_DecryptUpdate(ctx, &out, &len, body, Int32(body.count)) == 1 else { _ = drainErrors(); return nil }
+        let total = Int(len)
+        var t = tag
+        guard EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_SET_TAG, 16, &t) == 1 else { _ = drainErrors(); return nil }
+        let ok = out.withUnsafeMutableBufferPointer { b in EVP_DecryptFinal_ex(ctx, b.baseAddress.map { $0 + total }, &len) == 1 }
+        guard ok else {
+            _ = drainErrors()
+            for i in out.indices { out[i] = 0 }
+            return nil
+        }
+        return Array(out.prefix(total))
+    }
+
+    static func sm3(_ data: [UInt8]) -> [UInt8] {
+        var md = [UInt8](repeating: 0, count: 32)
+        var len: UInt32 = 0
+        _ = EVP_Digest(data, data.count, &md, &len, EVP_sm3(), nil)
+        return md
+    }
+
+    /// The distinguishing identifier GM/T 0009 fixes as the default for SM2 signatures
+    /// ("1234567812345678"); OpenSSL 3 uses an empty one unless told, so every SM2 call sets it.
+    static let sm2ID: [UInt8] = Array("1234567812345678".utf8)
+
+    /// Runs `body` with a digest-sign or digest-verify context for `pkey`: Ed25519 takes no
+    /// digest; SM2 takes SM3 and the GM/T default ID, set on a key context the caller must free.
+    static func withDigestContext<R>(_ pkey: OpaquePointer, sign: Bool, _ body: (OpaquePointer) -> R?) -> R? {
+        guard let md = EVP_MD_CTX_new() else { return nil }
+        var keep: OpaquePointer? = nil
+        defer {
+            EVP_MD_CTX_free(md)
+            if let keep { EVP_PKEY_CTX_free(keep) }
+        }
+        if EVP_PKEY_is_a(pkey, "SM2") == 1 {
+            guard let pc = EVP_PKEY_CTX_new(pkey, nil) else { return nil }
+            keep = pc
+            guard EVP_PKEY_CTX_set1_id(pc, sm2ID, Int32(sm2ID.count)) == 1 else { return nil }
+            EVP_MD_CTX_set_pkey_ctx(md, pc)
+            let ok = sign ? EVP_DigestSignInit(md, nil, EVP_sm3(), nil, pkey) : EVP_DigestVerifyInit(md, nil, EVP_sm3(), nil, pkey)
+            guard ok == 1 else { return nil }
+        } else {
+            let ok = sign ? EVP_DigestSignInit(md, nil, nil, nil, pkey) : EVP_DigestVerifyInit(md, nil, nil, nil, pkey)
+            guard ok == 1 else { return nil }
+        }
+        return body(md)
+    }
+}

@@ -1,7 +1,14 @@
 import COpenSSL
 import Foundation
 
-/// An Ed25519 signing key. Only ever written to disk encrypted (PKCS#8, AES-256-CBC, PBKDF2).
+/// The signature algorithms a unit may choose: Ed25519 by default, or SM2 with SM3 (GB/T 38540).
+public enum KeyAlgorithm: String, Sendable, Codable, CaseIterable {
+    case ed25519, sm2
+    /// The JWS `alg` for this key type; `SM2-SM3` is the private value Schemas/ documents.
+    public var jwsAlg: String { self == .ed25519 ? "EdDSA" : "SM2-SM3" }
+}
+
+/// An Ed25519 or SM2 signing key. Only ever written to disk encrypted (PKCS#8, AES-256-CBC, PBKDF2).
 ///
 /// `@unchecked Sendable`: the EVP_PKEY is never mutated after creation, and OpenSSL 3 allows
 /// concurrent signing with one key as long as each call has its own EVP_MD_CTX (ours do).
@@ -11,8 +18,10 @@ public final class PrivateKey: @unchecked Sendable {
     init(owning pkey: OpaquePointer) { self.pkey = pkey }
     deinit { EVP_PKEY_free(pkey) } // EVP_PKEY_free clears the key material before freeing.
 
-    public static func generateEd25519() throws(CryptoError) -> PrivateKey {
-        let ctx = try OpenSSL.nonNil(EVP_PKEY_CTX_new_id(EVP_PKEY_ED25519, nil), .keyGeneration, "EVP_PKEY_CTX_new_id")
+    public static func generateEd25519() throws(CryptoError) -> PrivateKey { try generate(.ed25519) }
+
+    public static func generate(_ algorithm: KeyAlgorithm) throws(CryptoError) -> PrivateKey {
+        let ctx = try OpenSSL.nonNil(EVP_PKEY_CTX_new_from_name(nil, algorithm == .ed25519 ? "ED25519" : "SM2", nil), .keyGeneration, "EVP_PKEY_CTX_new_from_name")
         defer { EVP_PKEY_CTX_free(ctx) }
         try OpenSSL.check(EVP_PKEY_keygen_init(ctx), .keyGeneration, "EVP_PKEY_keygen_init")
         var key: OpaquePointer? = nil
@@ -33,21 +42,31 @@ public final class PrivateKey: @unchecked Sendable {
         return EVP_PKEY_eq(pub, pkey) == 1
     }
 
+    public var algorithm: KeyAlgorithm { EVP_PKEY_is_a(pkey, "SM2") == 1 ? .sm2 : .ed25519 }
+
     public func sign(_ message: [UInt8]) throws(CryptoError) -> [UInt8] {
-        let md = try OpenSSL.nonNil(EVP_MD_CTX_new(), .signing, "EVP_MD_CTX_new")
-        defer { EVP_MD_CTX_free(md) }
-        try OpenSSL.check(EVP_DigestSignInit(md, nil, nil, nil, pkey), .signing, "EVP_DigestSignInit")
-        var len = 0
-        try OpenSSL.check(EVP_DigestSign(md, nil, &len, message, message.count), .signing, "EVP_DigestSign (size)")
-        var sig = [UInt8](repeating: 0, count: len)
-        try OpenSSL.check(EVP_DigestSign(md, &sig, &len, message, message.count), .signing, "EVP_DigestSign")
-        return Array(sig.prefix(len))
+        let sig: [UInt8]? = OpenSSL.withDigestContext(pkey, sign: true) { md in
+            var len = 0
+            guard EVP_DigestSign(md, nil, &len, message, message.count) == 1 else { return nil }
+            var sig = [UInt8](repeating: 0, count: len)
+            guard EVP_DigestSign(md, &sig, &len, message, message.count) == 1 else { return nil }
+            return Array(sig.prefix(len))
+        }
+        guard let sig else { throw CryptoError(.signing, "signing failed: \(OpenSSL.drainErrors())") }
+        return sig
     }
 
     /// PEM of the key encrypted under `passphrase`.
     public func encryptedPEM(passphrase: String) throws(CryptoError) -> String {
-        guard passphrase.utf8.count >= 8 else { throw CryptoError(.encoding, "passphrase must be at least 8 bytes") }
-        var pass = Array(passphrase.utf8CString)
+        var bytes = Array(passphrase.utf8)
+        defer { for i in bytes.indices { bytes[i] = 0 } }
+        return try encryptedPEM(passphraseBytes: bytes)
+    }
+
+    /// As `encryptedPEM(passphrase:)`, from bytes the caller zeroes (seal key-encryption keys).
+    public func encryptedPEM(passphraseBytes: [UInt8]) throws(CryptoError) -> String {
+        guard passphraseBytes.count >= 8, !passphraseBytes.contains(0) else { throw CryptoError(.encoding, "passphrase must be at least 8 non-zero bytes") }
+        var pass = passphraseBytes.map { CChar(bitPattern: $0) } + [0]
         defer { for i in pass.indices { pass[i] = 0 } }
         let bytes = try OpenSSL.withWriteBIO { (bio) throws(CryptoError) in
             let rc = pass.withUnsafeMutableBufferPointer { p in
@@ -59,7 +78,13 @@ public final class PrivateKey: @unchecked Sendable {
     }
 
     public static func fromEncryptedPEM(_ pem: String, passphrase: String) throws(CryptoError) -> PrivateKey {
-        var pass = Array(passphrase.utf8CString)
+        var bytes = Array(passphrase.utf8)
+        defer { for i in bytes.indices { bytes[i] = 0 } }
+        return try fromEncryptedPEM(pem, passphraseBytes: bytes)
+    }
+
+    public static func fromEncryptedPEM(_ pem: String, passphraseBytes: [UInt8]) throws(CryptoError) -> PrivateKey {
+        var pass = passphraseBytes.map { CChar(bitPattern: $0) } + [0]
         defer { for i in pass.indices { pass[i] = 0 } }
         let key: OpaquePointer? = try OpenSSL.withReadBIO(Array(pem.utf8)) { bio in
             pass.withUnsafeMutableBufferPointer { p in PEM_read_bio_PrivateKey(bio, nil, nil, p.baseAddress) }
@@ -68,9 +93,9 @@ public final class PrivateKey: @unchecked Sendable {
             _ = OpenSSL.drainErrors()
             throw CryptoError(.wrongPassphrase, "cannot decrypt the private key (wrong passphrase or damaged file)")
         }
-        guard EVP_PKEY_get_base_id(key) == EVP_PKEY_ED25519 else {
+        guard EVP_PKEY_get_base_id(key) == EVP_PKEY_ED25519 || EVP_PKEY_is_a(key, "SM2") == 1 else {
             EVP_PKEY_free(key)
-            throw CryptoError(.unsupported, "only Ed25519 private keys are supported")
+            throw CryptoError(.unsupported, "only Ed25519 and SM2 private keys are supported")
         }
         return PrivateKey(owning: key)
     }

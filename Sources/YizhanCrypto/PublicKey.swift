@@ -43,9 +43,9 @@ public final class PublicKey: @unchecked Sendable {
     }
 
     public var keyType: KeyType {
+        if EVP_PKEY_is_a(pkey, "SM2") == 1 { return .sm2 }
         switch EVP_PKEY_get_base_id(pkey) {
         case EVP_PKEY_ED25519: return .ed25519
-        case EVP_PKEY_SM2: return .sm2
         case EVP_PKEY_EC: return .ecP256
         default: return .other
         }
@@ -53,10 +53,9 @@ public final class PublicKey: @unchecked Sendable {
 
     /// True only for a valid signature; any OpenSSL failure counts as invalid.
     public func verify(signature: [UInt8], message: [UInt8]) -> Bool {
-        guard let md = EVP_MD_CTX_new() else { return false }
-        defer { EVP_MD_CTX_free(md) }
-        guard EVP_DigestVerifyInit(md, nil, nil, nil, pkey) == 1 else { _ = OpenSSL.drainErrors(); return false }
-        let ok = EVP_DigestVerify(md, signature, signature.count, message, message.count) == 1
+        let ok = OpenSSL.withDigestContext(pkey, sign: false) { md in
+            EVP_DigestVerify(md, signature, signature.count, message, message.count) == 1
+        } ?? false
         if !ok { _ = OpenSSL.drainErrors() }
         return ok
     }

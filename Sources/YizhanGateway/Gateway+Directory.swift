@@ -25,6 +25,8 @@ extension Gateway {
     /// rename the new name is used and the reissued certificate fetched and installed.
     func follow(_ d: Directory?) async throws {
         guard let d, let me = d.entry(config.unit) else { return }
+        // A revoked seal's key is wiped first, also when the unit itself has just been retired.
+        await SealKeeper.wipeRevoked(store: store, directory: d, registry: registry, logger: logger)
         switch me.status {
         case .merged:
             throw YizhanError(.retired, "unit \(config.unit) has been merged into \(me.successor?.rawValue ?? "?"); this gateway stops. Documents addressed to it now go to its successor.")

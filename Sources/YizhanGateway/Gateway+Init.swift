@@ -9,7 +9,7 @@ extension Gateway {
     /// CA file, pins the anchor without trusting the first answer from the network.
     public static func initialize(home: GatewayHome, unit: String, registry: String, token: String,
                                   caPEM: String? = nil, caFingerprint: String? = nil, brokerCAPEM: String? = nil,
-                                  chunkSize: Int? = nil, requireTLS: Bool = false) async throws -> GatewayHome.Config {
+                                  chunkSize: Int? = nil, requireTLS: Bool = false, algorithm: KeyAlgorithm = .ed25519) async throws -> GatewayHome.Config {
         let code = try UnitCode(unit)
         if let c = chunkSize, !(TransferInfo.minimumChunk...TransferInfo.maximumChunk).contains(c) {
             throw YizhanError(.invalidArgument, "chunk size must be \(TransferInfo.minimumChunk) to \(TransferInfo.maximumChunk) bytes, not \(c)")
@@ -23,7 +23,7 @@ extension Gateway {
             throw YizhanError(.untrustedCertificate, "registry CA fingerprint \(anchor.fingerprint) does not match the expected one")
         }
         if let b = brokerCAPEM { _ = try Certificate(pem: b) }
-        let key = try PrivateKey.generateEd25519()
+        let key = try PrivateKey.generate(algorithm)
         let enrolled = try await client.enrol(.init(token: token, publicKey: Data(try key.publicKey.spkiDER).base64EncodedString()))
         guard try Certificate(pem: enrolled.caCertificate).der == anchor.der else {
             throw YizhanError(.untrustedCertificate, "the registry answered with a different CA than the pinned one")

@@ -58,7 +58,10 @@ struct InboundVerifier: Sendable {
         guard declared <= ReceiveLimits.documentBytes else {
             return .failure(Rejected(code: .oversize, detail: "parts declare \(declared) bytes, more than the \(ReceiveLimits.documentBytes) a document may carry", identified: signed, claimedSender: sender))
         }
-        // 3. Chain to the pinned registry CA, validity period, key usage.
+        // 3. Chain to the pinned registry CA, validity period, key usage; a seal never signs envelopes.
+        guard !cert.isSeal else {
+            return .failure(Rejected(code: .untrustedCertificate, detail: "a seal certificate cannot sign envelopes (it only stamps documents)", identified: nil, claimedSender: sender))
+        }
         if !checked.isValid(cert) {
             do { try anchor.verify(cert) } catch {
                 return .failure(Rejected(code: .untrustedCertificate, detail: error.message, identified: nil, claimedSender: sender))
@@ -102,6 +105,12 @@ struct InboundVerifier: Sendable {
                                          retryLater: !(await confirmed())))
             }
             onBehalfOf = found
+        }
+        // 7½. A stamp must verify: the seal of the sender, made while the seal was valid.
+        if e.stamp != nil {
+            if case .invalid(let code, let reason) = SealCheck.evaluate(json: signed.json, envelope: e, anchor: anchor, directory: dir) {
+                return .failure(Rejected(code: code, detail: reason, identified: signed, claimedSender: sender))
+            }
         }
         // 8. Every part present with the signed size and digest; chunked parts follow the envelope
         // and are checked chunk by chunk, then whole, before the document is shown.

@@ -174,7 +174,90 @@ extension Registry {
                 return try Self.json(.ok, registry.store.request(id: id))
             }
         }
+        addSealRoutes(router)
         return router
+    }
+
+    func addSealRoutes(_ router: Router<BasicRequestContext>) {
+        let registry = self
+        router.post("/v1/units/:code/seals") { req, ctx in
+            try await Self.guarded {
+                let code = ctx.parameters.get("code") ?? ""
+                let p = try registry.authorize(bearer: Self.bearer(req), unit: code)
+                let body: RegistryAPI.SealApply = try await Self.decode(req)
+                return try Self.json(.created, registry.applySeal(unit: code, body, actor: p.actor))
+            }
+        }
+        router.get("/v1/units/:code/seals") { req, ctx in
+            try await Self.guarded {
+                let code = ctx.parameters.get("code") ?? ""
+                _ = try registry.authorize(bearer: Self.bearer(req), unit: code)
+                return try Self.json(.ok, registry.store.seals(unit: code))
+            }
+        }
+        router.get("/v1/seals") { req, _ in
+            try await Self.guarded {
+                _ = try registry.authorize(bearer: Self.bearer(req))
+                return try Self.json(.ok, registry.store.seals())
+            }
+        }
+        router.get("/v1/seals/:id") { req, ctx in
+            try await Self.guarded {
+                let id = ctx.parameters.get("id") ?? ""
+                guard let r = try registry.store.seal(id: id) else { throw YizhanError(.notFound, "no seal \(id)") }
+                _ = try registry.authorize(bearer: Self.bearer(req), unit: r.unit)
+                return try Self.json(.ok, r)
+            }
+        }
+        router.get("/v1/seals/:id/image") { _, ctx in
+            try await Self.guarded {
+                let id = ctx.parameters.get("id") ?? ""
+                guard let img = try registry.store.sealImage(id: id) else { throw YizhanError(.notFound, "no seal \(id)") }
+                return Response(status: .ok, headers: [.contentType: img.mediaType], body: .init(byteBuffer: ByteBuffer(bytes: img.bytes)))
+            }
+        }
+        for (verb, approve) in [("approve", true), ("reject", false)] {
+            router.post("/v1/seals/:id/\(verb)") { req, ctx in
+                try await Self.guarded {
+                    let actor = try registry.authorize(bearer: Self.bearer(req))
+                    let body: RegistryAPI.Decision = (try? await Self.decode(req)) ?? RegistryAPI.Decision(reason: nil)
+                    return try Self.json(.ok, registry.store.decideSeal(id: ctx.parameters.get("id") ?? "", approve: approve, by: actor, reason: body.reason))
+                }
+            }
+        }
+        router.post("/v1/seals/:id/make") { req, ctx in
+            try await Self.guarded {
+                let p = try registry.principal(bearer: Self.bearer(req))
+                let body: RegistryAPI.SealMake = try await Self.decode(req)
+                return try Self.json(.ok, try await registry.makeSeal(id: ctx.parameters.get("id") ?? "", body, principal: p))
+            }
+        }
+        router.post("/v1/seals/:id/destroy") { req, ctx in
+            try await Self.guarded {
+                let actor = try registry.authorize(bearer: Self.bearer(req))
+                let body: RegistryAPI.SealDestroy = try await Self.decode(req)
+                return try Self.json(.ok, try await registry.destroySeal(id: ctx.parameters.get("id") ?? "", body, actor: actor))
+            }
+        }
+        router.post("/v1/seals/:id/wiped") { req, ctx in
+            try await Self.guarded {
+                let id = ctx.parameters.get("id") ?? ""
+                guard case .unit(let code) = try registry.principal(bearer: Self.bearer(req)) else {
+                    throw YizhanError(.forbidden, "only the seal's own gateway reports its key wiped")
+                }
+                return try Self.json(.ok, registry.store.sealKeyWiped(id: id, unit: code))
+            }
+        }
+        router.post("/v1/prints") { req, _ in
+            try await Self.guarded {
+                let p = try registry.principal(bearer: Self.bearer(req))
+                let body: RegistryAPI.PrintRequest = try await Self.decode(req)
+                return try Self.json(.created, registry.certifyPrint(body, principal: p))
+            }
+        }
+        router.get("/v1/prints/:code") { _, ctx in
+            try await Self.guarded { try Self.json(.ok, registry.verifyPrint(code: ctx.parameters.get("code") ?? "")) }
+        }
     }
 
     static func bearer(_ req: Request) -> String? {
@@ -209,7 +292,7 @@ extension Registry {
             case .forbidden: status = .forbidden
             case .notFound: status = .notFound
             case .conflict: status = .conflict
-            case .invalidArgument, .invalidUnitCode, .malformedJSON: status = .badRequest
+            case .invalidArgument, .invalidUnitCode, .malformedJSON, .badSeal, .sealRevoked: status = .badRequest
             case .remote: status = .badGateway
             default: status = .internalServerError
             }

@@ -338,6 +338,33 @@ extension GatewayStore {
                 stored_chunks = (SELECT COUNT(*) FROM incoming_chunks c WHERE c.document_id = incoming.id);
             """)
         }
+        // The unit's seals: the key only inside `vault` (dual custody, see SealVault), cleared
+        // when the seal is revoked; and who unlocked each stamping.
+        m.registerMigration("v5-seals") { db in
+            try db.execute(sql: """
+            CREATE TABLE seals (
+                id TEXT PRIMARY KEY,
+                state TEXT NOT NULL CHECK (state IN ('making','in-use','wiped')),
+                algorithm TEXT NOT NULL CHECK (algorithm IN ('ed25519','sm2')),
+                certificate BLOB,
+                vault TEXT,
+                created_at REAL NOT NULL,
+                made_at REAL,
+                revoked_at REAL,
+                revocation_reason TEXT,
+                wiped_at REAL,
+                wipe_reported_at REAL,
+                CHECK (state != 'in-use' OR (certificate IS NOT NULL AND vault IS NOT NULL)),
+                CHECK (state != 'wiped' OR (vault IS NULL AND wiped_at IS NOT NULL))
+            );
+            CREATE TABLE stamps (
+                document_id TEXT PRIMARY KEY REFERENCES outbox(id),
+                seal_id TEXT NOT NULL REFERENCES seals(id),
+                custodians TEXT NOT NULL,
+                stamped_at REAL NOT NULL
+            );
+            """)
+        }
         return m
     }
 }

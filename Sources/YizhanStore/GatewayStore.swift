@@ -43,10 +43,11 @@ public struct GatewayStore: Sendable {
         public var chase: ChaseInfo?
         public var attendance: AttendanceInfo?
         public var transfer: TransferInfo?
+        public var stamp: Envelope.Stamp?
         public init(signForBy: String? = nil, supersedes: String? = nil, meeting: MeetingInfo? = nil, chase: ChaseInfo? = nil,
-                    attendance: AttendanceInfo? = nil, transfer: TransferInfo? = nil) {
+                    attendance: AttendanceInfo? = nil, transfer: TransferInfo? = nil, stamp: Envelope.Stamp? = nil) {
             self.signForBy = signForBy; self.supersedes = supersedes; self.meeting = meeting; self.chase = chase
-            self.attendance = attendance; self.transfer = transfer
+            self.attendance = attendance; self.transfer = transfer; self.stamp = stamp
         }
         var isEmpty: Bool { self == Extras() }
     }
@@ -86,7 +87,7 @@ public struct GatewayStore: Sendable {
             Envelope(id: id, kind: kind, sender: sender, senderName: senderName, recipients: recipients, created: Timestamp.format(createdAt),
                      inReplyTo: inReplyTo, document: document, receipt: receipt, parts: parts, signForBy: extras.signForBy,
                      supersedes: extras.supersedes, meeting: extras.meeting, chase: extras.chase, attendance: extras.attendance,
-                     transfer: extras.transfer)
+                     transfer: extras.transfer, stamp: extras.stamp)
         }
     }
 
@@ -194,7 +195,15 @@ public struct GatewayStore: Sendable {
 
     // MARK: sending
 
-    public func enqueue(_ draft: Draft, now: Date = Date()) throws {
+    /// Who unlocked the seal for a stamped draft (stored with it, in the same transaction).
+    public struct StampRecord: Sendable {
+        public var sealID: String
+        public var custodians: [String]
+        public var stampedAt: Date
+        public init(sealID: String, custodians: [String], stampedAt: Date) { self.sealID = sealID; self.custodians = custodians; self.stampedAt = stampedAt }
+    }
+
+    public func enqueue(_ draft: Draft, stamped: StampRecord? = nil, now: Date = Date()) throws {
         guard !draft.recipients.isEmpty else { throw YizhanError(.invalidArgument, "a document needs at least one recipient") }
         // Refused before anything is stored: classified, malformed number, missing signer, ...
         try draft.document?.validate()
@@ -203,6 +212,12 @@ public struct GatewayStore: Sendable {
         try writer.write { db in
             try Self.checkLinks(db, draft)
             try Self.insertDraft(db, draft, now: now)
+            if let st = stamped {
+                guard draft.extras.stamp?.seal == st.sealID else { throw YizhanError(.invalidArgument, "the stamp record names another seal") }
+                try db.execute(sql: "INSERT INTO stamps (document_id, seal_id, custodians, stamped_at) VALUES (?, ?, ?, ?)",
+                               arguments: [draft.id, st.sealID, st.custodians.joined(separator: "、"), st.stampedAt.storeTime])
+                try Self.trail(db, draft.id, nil, "stamped", "seal \(st.sealID), unlocked by \(st.custodians.joined(separator: "、"))", now)
+            }
         }
     }
 

@@ -137,6 +137,9 @@ extension RegistryStore {
                 try db.execute(sql: "UPDATE certificates SET revoked_at = ?, revocation_reason = 'superseded' WHERE serial = ?", arguments: [at.storeTime, s])
             }
             for c in reissued { try Self.insertCertificate(db, c, now: now) }
+            try Self.sealsFollowRename(db, code: code, now: now) { id, action in
+                try audit(db, actor: "registry", action: action, subject: id, detail: "unit \(code) renamed to \(name); apply for a new seal (reason renamed) to replace it", now: now)
+            }
             try markApplied(db, r, actor: "registry", detail: "renamed to \(name); certificates \(old.joined(separator: ",")) superseded", now: now)
         }
     }
@@ -153,6 +156,9 @@ extension RegistryStore {
                 try db.execute(sql: "UPDATE roster SET active = 0 WHERE code = ?", arguments: [code])
                 try db.execute(sql: "UPDATE unit_tokens SET revoked_at = ? WHERE code = ? AND revoked_at IS NULL", arguments: [now.storeTime, code])
                 try db.execute(sql: "UPDATE unit_names SET valid_to = ? WHERE code = ? AND valid_to IS NULL", arguments: [at.storeTime, code])
+                try Self.sealsFollowRetirement(db, code: code, status: status, at: at) { id, action in
+                    try audit(db, actor: "registry", action: action, subject: id, detail: "unit \(code) \(status); certificate revoked, awaiting witnessed destruction", now: now)
+                }
             }
             try markApplied(db, r, actor: "registry", detail: "\(codes.joined(separator: ",")) \(status); successor \(successor)", now: now)
         }

@@ -103,6 +103,56 @@ extension RegistryStore {
             ALTER TABLE audit_log ADD COLUMN hash TEXT NOT NULL DEFAULT '';
             """)
         }
+        m.registerMigration("v3-seals") { db in
+            try db.execute(sql: """
+            CREATE TABLE seals (
+                id TEXT PRIMARY KEY,
+                unit TEXT NOT NULL REFERENCES units(code),
+                state TEXT NOT NULL CHECK (state IN ('applied','approved','rejected','in-use','retiring','destroyed')),
+                reason TEXT NOT NULL CHECK (reason IN ('new','renamed','merged','damaged')),
+                head TEXT NOT NULL CHECK (length(head) > 0),
+                algorithm TEXT NOT NULL CHECK (algorithm IN ('ed25519','sm2')),
+                image BLOB NOT NULL,
+                image_media_type TEXT NOT NULL CHECK (image_media_type IN ('image/svg+xml','image/png')),
+                image_sha256 TEXT NOT NULL CHECK (length(image_sha256) = 64),
+                replaces TEXT REFERENCES seals(id),
+                applied_by TEXT NOT NULL,
+                applied_at REAL NOT NULL,
+                decided_by TEXT,
+                decided_at REAL,
+                decision_reason TEXT,
+                cert_serial TEXT UNIQUE,
+                cert_der BLOB,
+                made_at REAL,
+                made_witnesses TEXT,
+                remake_required TEXT,
+                revoked_at REAL,
+                revocation_reason TEXT,
+                destroyed_at REAL,
+                destroy_witnesses TEXT,
+                destroy_reason TEXT,
+                key_wiped_at REAL,
+                CHECK (state NOT IN ('in-use','retiring','destroyed') OR cert_serial IS NOT NULL OR made_at IS NULL),
+                CHECK (state != 'in-use' OR (cert_serial IS NOT NULL AND made_witnesses IS NOT NULL AND revoked_at IS NULL)),
+                CHECK (state != 'retiring' OR revoked_at IS NOT NULL),
+                CHECK (state != 'destroyed' OR destroyed_at IS NOT NULL)
+            );
+            CREATE INDEX seals_unit ON seals(unit, state);
+            CREATE TABLE prints (
+                code TEXT PRIMARY KEY,
+                seal_id TEXT NOT NULL REFERENCES seals(id),
+                unit TEXT NOT NULL,
+                unit_name TEXT NOT NULL,
+                document_id TEXT NOT NULL,
+                title TEXT NOT NULL,
+                number TEXT,
+                payload_sha256 TEXT NOT NULL CHECK (length(payload_sha256) = 64),
+                stamped_at REAL NOT NULL,
+                printed_at REAL NOT NULL,
+                printed_by TEXT NOT NULL
+            );
+            """)
+        }
         return m
     }
 }

@@ -131,6 +131,11 @@ public struct RegistryStore: Sendable {
         try writer.write { db in
             try db.execute(sql: "UPDATE certificates SET revoked_at = ?, revocation_reason = ? WHERE serial = ? AND revoked_at IS NULL",
                            arguments: [now.storeTime, reason, serial])
+            if db.changesCount == 0 {
+                // A seal's certificate (key compromise): revoked, and the seal waits for witnessed destruction.
+                try db.execute(sql: "UPDATE seals SET revoked_at = ?, revocation_reason = ?, state = 'retiring' WHERE cert_serial = ? AND state = 'in-use'",
+                               arguments: [now.storeTime, reason, serial])
+            }
             guard db.changesCount == 1 else { throw YizhanError(.notFound, "no unrevoked certificate with serial \(serial)") }
             try audit(db, actor: actor, action: "certificate.revoked", subject: serial, detail: reason, now: now)
         }
@@ -152,7 +157,8 @@ public struct RegistryStore: Sendable {
                 former[r["code"], default: []].append(r["name"])
             }
             let units = try Row.fetchAll(db, sql: "SELECT * FROM units ORDER BY code").map { try unit(db, $0, formerNames: former[$0["code"]] ?? []) }
-            let certs = try Row.fetchAll(db, sql: "SELECT * FROM certificates ORDER BY issued_at").map(Self.certificate)
+            // Unit certificates, then revoked seal certificates (for the revocation list only).
+            let certs = try Row.fetchAll(db, sql: "SELECT * FROM certificates ORDER BY issued_at").map(Self.certificate) + Self.revokedSealCertificates(db)
             let signed = try build(version, units, certs)
             try db.execute(sql: "INSERT INTO directory (version, issued_at, signed) VALUES (?, ?, ?)", arguments: [version, now.storeTime, Data(signed)])
             return version

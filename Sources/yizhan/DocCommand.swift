@@ -5,11 +5,16 @@ import YizhanCrypto
 import YizhanGateway
 import YizhanStore
 
+struct StampRequest {
+    var seal: String?
+    var custodians: [String]
+}
+
 struct DocCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(commandName: "doc", abstract: "Send, handle and read documents (clerks).",
                                                     subcommands: [Send.self, Report.self, Notice.self, Reply.self, SignFor.self, Return.self, Chase.self,
                                                                   Adopt.self, Attend.self, Attendance.self, Requests.self, List.self, Show.self,
-                                                                  Fetch.self, Export.self, PaperCommand.self])
+                                                                  Fetch.self, Export.self, Print.self, PaperCommand.self])
 
     static func store(_ home: HomeOption) throws -> (GatewayStore, GatewayHome.Config) {
         let h = GatewayHome(home.path)
@@ -24,8 +29,22 @@ struct DocCommand: AsyncParsableCommand {
     /// Stores a draft for the running gateway: metadata checked first, files copied (and hashed)
     /// into the store, small ones inline, large ones for a chunked transfer. Prints the id.
     static func submit(_ home: HomeOption, kind: Envelope.Kind, to: [UnitCode], cc: [UnitCode] = [], document: DocumentInfo?, files: [String],
-                       inReplyTo: String? = nil, extras: GatewayStore.Extras = .init(), wait: Bool = false) async throws {
+                       inReplyTo: String? = nil, extras: GatewayStore.Extras = .init(), wait: Bool = false, stamp: StampRequest? = nil) async throws {
         let (store, config) = try store(home)
+        // Custodians' passwords are read first: a missing one fails before anything is copied.
+        var secrets = try stamp.map { try CustodianSecrets.read($0.custodians) } ?? []
+        defer { CustodianSecrets.wipe(&secrets) }
+        if let s = stamp {
+            guard document != nil else { throw YizhanError(.invalidArgument, "only a document can be stamped") }
+            guard s.custodians.count >= 2 else {
+                throw YizhanError(.forbidden, "stamping needs at least two custodians (--custodian, repeated): no one stamps alone; nothing stamped")
+            }
+        }
+        /// Stamps with the parts as they will travel; nil when no stamp was asked for.
+        func stamped(_ id: String, _ parts: [Envelope.Part]) async throws -> (Envelope.Stamp, GatewayStore.StampRecord)? {
+            guard let s = stamp, let document else { return nil }
+            return try await SealKeeper(home: GatewayHome(home.path)).stamp(sealID: s.seal, secrets: secrets, id: id, document: document, parts: parts)
+        }
         var recipients: [Envelope.Recipient] = []
         for (list, role) in [(to, Envelope.Recipient.Role.main), (cc, .cc)] {
             for code in list {
@@ -64,8 +83,10 @@ struct DocCommand: AsyncParsableCommand {
                     spooled.append(.init(name: (f as NSString).lastPathComponent, mediaType: MediaType.guess(f), size: size, sha256: sha,
                                          file: (dir as NSString).appendingPathComponent("\(i)")))
                 }
+                let st = try await stamped(id, spooled.map { Envelope.Part(name: $0.name, mediaType: $0.mediaType, size: $0.size, sha256: $0.sha256) })
+                extras.stamp = st?.0
                 try store.enqueue(GatewayStore.Draft(id: id, kind: kind, document: document, inReplyTo: inReplyTo, recipients: recipients,
-                                                     parts: [], files: spooled, extras: extras))
+                                                     parts: [], files: spooled, extras: extras), stamped: st?.1)
             } catch {
                 try? FileManager.default.removeItem(atPath: dir)
                 throw error
@@ -74,7 +95,10 @@ struct DocCommand: AsyncParsableCommand {
             if wait { try await waitForDelivery(store, id: id, total: sizes.reduce(0, +), chunk: chunk) }
             return
         }
-        try store.enqueue(GatewayStore.Draft(id: id, kind: kind, document: document, inReplyTo: inReplyTo, recipients: recipients, parts: inline, extras: extras))
+        let st = try await stamped(id, inline.map { Envelope.Part(name: $0.name, mediaType: $0.mediaType, size: $0.data.count, sha256: $0.sha256) })
+        extras.stamp = st?.0
+        try store.enqueue(GatewayStore.Draft(id: id, kind: kind, document: document, inReplyTo: inReplyTo, recipients: recipients, parts: inline, extras: extras),
+                          stamped: st?.1)
         print(id)
         if wait { try await waitForDelivery(store, id: id, total: 0, chunk: chunk) }
     }
@@ -120,6 +144,11 @@ struct DocCommand: AsyncParsableCommand {
         @Option(name: .customLong("printed-on"), help: "Printing date (印发日期), YYYY-MM-DD.") var printedOn: String?
         @Option(name: .customLong("sign-for-by"), help: "Sign-for deadline (签收时限), RFC 3339 UTC, e.g. 2026-12-01T09:00:00Z.") var signForBy: String?
         @Flag(help: "Wait until every recipient has it, with a progress bar for large attachments.") var wait = false
+        @Flag(help: "Stamp it with the unit's seal (签名印章). The custodians' passwords: one line each on standard input.") var stamp = false
+        @Option(help: "The seal to stamp with (default: the only one in use).") var seal: String?
+        @Option(help: "A custodian unlocking the seal; repeat (at least the seal's threshold).") var custodian: [String] = []
+
+        var stampRequest: StampRequest? { stamp ? StampRequest(seal: seal, custodians: custodian) : nil }
 
         func document(defaultType: String? = nil) throws -> DocumentInfo {
             guard !title.trimmingCharacters(in: .whitespaces).isEmpty else { throw YizhanError(.invalidArgument, "--title must not be empty") }
@@ -162,7 +191,7 @@ struct DocCommand: AsyncParsableCommand {
             }
             let info = try doc.document(defaultType: k == .request ? "请示" : nil)
             try await DocCommand.submit(home, kind: k, to: try DocCommand.units(to), cc: try DocCommand.units(cc), document: info, files: files,
-                                        extras: .init(signForBy: try doc.deadline(), supersedes: corrects), wait: doc.wait)
+                                        extras: .init(signForBy: try doc.deadline(), supersedes: corrects), wait: doc.wait, stamp: doc.stampRequest)
         }
     }
 
@@ -174,7 +203,7 @@ struct DocCommand: AsyncParsableCommand {
         @Argument(help: "Attachment files.") var files: [String] = []
         func run() async throws {
             try await DocCommand.submit(home, kind: .report, to: try DocCommand.units(to), document: try doc.document(), files: files,
-                                        extras: .init(signForBy: try doc.deadline()), wait: doc.wait)
+                                        extras: .init(signForBy: try doc.deadline()), wait: doc.wait, stamp: doc.stampRequest)
         }
     }
 
@@ -197,7 +226,7 @@ struct DocCommand: AsyncParsableCommand {
             let meeting = MeetingInfo(start: Timestamp.format(Timestamp.parse(start) ?? Date()), end: end.flatMap(Timestamp.parse).map(Timestamp.format),
                                       place: place, replyBy: replyBy.flatMap(Timestamp.parse).map(Timestamp.format))
             try await DocCommand.submit(home, kind: .notice, to: try DocCommand.units(to), cc: try DocCommand.units(cc), document: try doc.document(defaultType: "通知"),
-                                        files: files, extras: .init(signForBy: try doc.deadline(), meeting: meeting), wait: doc.wait)
+                                        files: files, extras: .init(signForBy: try doc.deadline(), meeting: meeting), wait: doc.wait, stamp: doc.stampRequest)
         }
     }
 
@@ -213,7 +242,7 @@ struct DocCommand: AsyncParsableCommand {
                 throw YizhanError(.notFound, "no request \(request) in this unit's inbox; a reply answers a received request")
             }
             try await DocCommand.submit(home, kind: .reply, to: [try UnitCode(r.sender)], document: try doc.document(defaultType: "批复"), files: files,
-                                        inReplyTo: request, extras: .init(signForBy: try doc.deadline()), wait: doc.wait)
+                                        inReplyTo: request, extras: .init(signForBy: try doc.deadline()), wait: doc.wait, stamp: doc.stampRequest)
         }
     }
 
@@ -387,8 +416,12 @@ struct DocCommand: AsyncParsableCommand {
         func run() async throws {
             let (store, _) = try DocCommand.store(home)
             let trail = try store.trail(documentID: id)
+            let h = GatewayHome(home.path)
+            let seal = try SealKeeper.sealStatus(store: store, anchor: try Certificate(pem: try h.read(h.anchorFile)), id: id)
+            defer { if !json, let seal { print("seal: \(seal.summary)") } }
+            let sealJSON: JSONValue = seal.map { .string($0.summary) } ?? .null
             if let o = try store.outboxEntry(id: id) {
-                if json { try Output.json(["outbox": try JSONValue.from(o), "trail": try JSONValue.from(trail)]); return }
+                if json { try Output.json(["outbox": try JSONValue.from(o), "seal": sealJSON, "trail": try JSONValue.from(trail)]); return }
                 print("outgoing \(o.kind) \(o.id)\n  title: \(o.title ?? "-")\n  number: \(o.number ?? "-")")
                 if let d = o.signForBy { print("  sign for by: \(Output.time(d))") }
                 if let s = o.supersedes { print("  corrects: \(s)") }
@@ -407,7 +440,7 @@ struct DocCommand: AsyncParsableCommand {
                     print(line)
                 }
             } else if let i = try store.inboxEntry(id: id) {
-                if json { try Output.json(["inbox": try JSONValue.from(i), "trail": try JSONValue.from(trail)]); return }
+                if json { try Output.json(["inbox": try JSONValue.from(i), "seal": sealJSON, "trail": try JSONValue.from(trail)]); return }
                 print("incoming \(i.kind) \(i.id)\n  from: \(i.sender) \(i.senderName ?? "")\n  title: \(i.title ?? "-")\n  number: \(i.number ?? "-")\n  received: \(Output.time(i.receivedAt))")
                 print("  state: \(i.state)\(i.handledBy.map { " by \($0) at \(Output.time(i.handledAt))" } ?? "")\(i.returnReason.map { " (reason: \($0))" } ?? "")")
                 if let d = i.signForBy { print("  sign for by: \(Output.time(d))\(i.overdue ? "  OVERDUE" : "")") }
@@ -469,6 +502,48 @@ struct DocCommand: AsyncParsableCommand {
             FileHandle.standardOutput.write(Data(b))
             print("")
         }
+    }
+}
+
+extension DocCommand {
+    struct Print: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Print a stamped document as a certified copy (HTML for A4 paper) with a verification code.")
+        @OptionGroup var home: HomeOption
+        @Argument var id: String
+        @Option(help: "The HTML file to write.") var out: String
+        func run() async throws {
+            guard !FileManager.default.fileExists(atPath: out) else { throw YizhanError(.conflict, "\(out) exists; not overwritten") }
+            let p = try await SealKeeper(home: GatewayHome(home.path)).certifiedPrint(id: id)
+            try Data(p.html.utf8).write(to: URL(fileURLWithPath: out), options: .withoutOverwriting)
+            print("\(out): certified copy, verification code \(p.verification.code)")
+            print("seal: \(p.status.summary)")
+        }
+    }
+}
+
+/// `yizhan verify CODE`: what the registry's record says about a certified print.
+struct VerifyCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "verify", abstract: "Check a certified print's verification code against the registry's record.")
+    @Argument(help: "The code printed on the copy, e.g. 7KQ2-M9XD-4TPA.") var code: String
+    @Option(help: "Registry URL (default: the registry of the gateway in --home).") var registry: String?
+    @OptionGroup var home: HomeOption
+    @Flag(help: "JSON output.") var json = false
+    func run() async throws {
+        guard let url = registry ?? (try? GatewayHome(home.path).loadConfig())?.registry else {
+            throw YizhanError(.configuration, "give --registry URL (or --home of a gateway)")
+        }
+        let trimmed = code.trimmingCharacters(in: .whitespaces)
+        guard !trimmed.isEmpty, trimmed.allSatisfy({ $0.isLetter || $0.isNumber || $0 == "-" }) else {
+            throw YizhanError(.invalidArgument, "a verification code is letters, digits and dashes, not \(code)")
+        }
+        let v = try await RegistryClient(base: url).get("/v1/prints/\(trimmed)")
+        if json { try Output.json(v); return }
+        let s = { (k: String) in v[k]?.stringValue ?? "-" }
+        print("verification code \(s("code")): \(s("verdict"))")
+        print("  stamped by \(s("unitName")) (\(s("unit"))) with seal \(s("sealId")) [\(s("algorithm"))] at \(s("stamped"))")
+        print("  document \(s("title"))\(v["number"]?.stringValue.map { " \($0)" } ?? "") (\(s("documentId")))")
+        print("  document digest \(s("documentSha256"))")
+        print("  printed \(s("printed")) by \(s("printedBy"))")
     }
 }
 

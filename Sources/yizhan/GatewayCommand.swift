@@ -3,6 +3,7 @@ import Foundation
 import Logging
 import ServiceLifecycle
 import YizhanCore
+import YizhanCrypto
 import YizhanGateway
 
 struct GatewayCommand: AsyncParsableCommand {
@@ -20,12 +21,14 @@ struct GatewayCommand: AsyncParsableCommand {
         @Option(name: .customLong("broker-ca"), help: "CA certificate (PEM) of the broker's TLS listener, when the registry announces amqps.") var brokerCA: String?
         @Flag(name: .customLong("require-tls"), help: "Refuse plain AMQP: fail now if the registry announces amqp://, and never connect without TLS.") var requireTLS = false
         @Option(name: .customLong("chunk-size"), help: "Bytes per chunk for large attachments (4096 to 16777216; default 1048576). Kept in gateway.json.") var chunkSize: Int?
+        @Option(help: "The gateway key's algorithm: ed25519 (default) or sm2 (SM2 with SM3, GB/T 38540).") var algorithm = "ed25519"
 
         func run() async throws {
+            guard let alg = KeyAlgorithm(rawValue: algorithm) else { throw YizhanError(.invalidArgument, "--algorithm must be ed25519 or sm2, not \(algorithm)") }
             let pem = try caFile.map { try String(contentsOfFile: $0, encoding: .utf8) }
             let c = try await Gateway.initialize(home: GatewayHome(home.path), unit: unit, registry: registry, token: enrol,
                                                  caPEM: pem, caFingerprint: caFingerprint,
-                                                 brokerCAPEM: try brokerCA.map { try String(contentsOfFile: $0, encoding: .utf8) }, chunkSize: chunkSize, requireTLS: requireTLS)
+                                                 brokerCAPEM: try brokerCA.map { try String(contentsOfFile: $0, encoding: .utf8) }, chunkSize: chunkSize, requireTLS: requireTLS, algorithm: alg)
             print("gateway for \(c.unit) \(c.name) set up in \(home.path); broker user \(c.brokerUser) on \(c.brokerHost):\(c.brokerPort)/\(c.vhost)")
         }
     }

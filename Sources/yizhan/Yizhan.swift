@@ -8,7 +8,7 @@ struct Yizhan: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "yizhan",
         abstract: "驿站 — signed official documents between government units over AMQP.",
-        subcommands: [RegistryCommand.self, UnitCommand.self, GatewayCommand.self, DocCommand.self, QuarantineCommand.self, MonitorCommand.self, ReportCommand.self, DemoCommand.self, BenchCommand.self])
+        subcommands: [RegistryCommand.self, UnitCommand.self, GatewayCommand.self, DocCommand.self, SealCommand.self, VerifyCommand.self, QuarantineCommand.self, MonitorCommand.self, ReportCommand.self, DemoCommand.self, BenchCommand.self])
 
     /// Errors people can act on print as one line and exit 1; argument errors keep their usage text.
     static func main() async {

@@ -45,3 +45,25 @@ import Testing
         #expect(throws: YizhanError.self) { try MessageFrame.decode(Array("nope".utf8)) }
     }
 }
+
+extension EnvelopeValidationTests {
+    /// A stamp goes only on kinds that carry a document, with exactly its four members.
+    @Test func stampMemberIsChecked() throws {
+        let a = try UnitCode.completing("11420100MB1234567"), b = try UnitCode.completing("11420100MB7654321")
+        let stamp = Envelope.Stamp(seal: "s1", stamped: "2026-11-30T08:00:00Z", protected: "eyJ9", signature: "c2ln")
+        var doc = Envelope(kind: .document, sender: a, recipients: [.init(unit: b, role: .main)], created: "2026-11-30T08:00:01Z", document: DocumentInfo(title: "t"))
+        doc.stamp = stamp
+        doc.signature = .init(protected: "eyJ9", signature: "c2ln")
+        try Envelope.validate(try JSONValue.from(doc))
+        var receipt = Envelope(kind: .receipt, sender: a, recipients: [.init(unit: b, role: .main)], created: "2026-11-30T08:00:01Z", inReplyTo: doc.id,
+                               receipt: ReceiptInfo(status: .delivered, document: doc.id, payloadSha256: String(repeating: "0", count: 64)))
+        receipt.stamp = stamp
+        receipt.signature = doc.signature
+        #expect(throws: YizhanError.self) { try Envelope.validate(try JSONValue.from(receipt)) }
+        guard case .object(var o) = try JSONValue.from(doc) else { return }
+        o["stamp"] = .object(["seal": .string("s1"), "stamped": .string("yesterday"), "protected": .string("eyJ9"), "signature": .string("c2ln")])
+        #expect(throws: YizhanError.self) { try Envelope.validate(.object(o)) }
+        o["stamp"] = .object(["seal": .string("s1"), "stamped": .string("2026-11-30T08:00:00Z"), "protected": .string("eyJ9"), "signature": .string("c2ln"), "x": .null])
+        #expect(throws: YizhanError.self) { try Envelope.validate(.object(o)) }
+    }
+}

@@ -55,6 +55,10 @@ func emittedEnvelopes(_ stores: [GatewayStore]) throws -> [[UInt8]] {
             ("unknown status", try edit("receipt-delivered.json") { o in
                 var r = o["receipt"]?.objectValue ?? [:]; r["status"] = .string("read"); o["receipt"] = .object(r) }),
             ("deadline not in UTC", try edit("document.json") { $0["signForBy"] = .string("2026-11-30T12:00:00+08:00") }),
+            ("a stamped receipt", try edit("receipt-delivered.json") { $0["stamp"] = .object(["seal": .string("s"), "stamped": .string("2026-11-30T08:00:00Z"),
+                                                                                              "protected": .string("eyJ9"), "signature": .string("c2ln")]) }),
+            ("a stamp without its time", try edit("document.json") { $0["stamp"] = .object(["seal": .string("s"), "protected": .string("eyJ9"),
+                                                                                           "signature": .string("c2ln")]) }),
         ]
         let errors = try schemaErrors(broken.map(\.1))
         for ((what, bytes), err) in zip(broken, errors) {

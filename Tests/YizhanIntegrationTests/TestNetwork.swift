@@ -131,13 +131,13 @@ final class TestNetwork: @unchecked Sendable {
     }
 
     /// Adds, provisions and enrols a unit; returns its gateway home (gateway not started).
-    func enrol(_ code: UnitCode, name: String) async throws -> GatewayHome {
+    func enrol(_ code: UnitCode, name: String, algorithm: KeyAlgorithm = .ed25519) async throws -> GatewayHome {
         let added = try await admin.addUnit(.init(code: code.rawValue, name: name))
         users.append(added.brokerUser)
         let home = GatewayHome(dir + "/" + code.rawValue)
         let brokerCA = registry.config.amqpTLS ? try String(contentsOfFile: TestBroker.tlsCA, encoding: .utf8) : nil
         _ = try await Gateway.initialize(home: home, unit: code.rawValue, registry: url, token: added.enrolmentToken, caPEM: registry.ca.certificate.pem,
-                                         brokerCAPEM: brokerCA)
+                                         brokerCAPEM: brokerCA, algorithm: algorithm)
         return home
     }
 
