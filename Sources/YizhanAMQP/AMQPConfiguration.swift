@@ -25,6 +25,31 @@ public struct AMQPConfiguration: Sendable, CustomStringConvertible {
     public var connectTimeoutSeconds: Int
     /// Publisher confirms outstanding at most; further publishes wait for room.
     public var confirmWindow: Int
+    /// Further nodes of the same cluster (host, port), tried in turn after `host:port` when a
+    /// connection cannot be made or is lost (see `withReconnection`).
+    public var alternates: [(host: String, port: Int)] = []
+
+    /// Every address, the configured one first.
+    public var addresses: [(host: String, port: Int)] { [(host, port)] + alternates }
+
+    /// This configuration aimed at address `i` (modulo the number of addresses).
+    public func at(_ i: Int) -> AMQPConfiguration {
+        let all = addresses
+        let a = all[((i % all.count) + all.count) % all.count]
+        var c = self
+        c.host = a.host
+        c.port = a.port
+        return c
+    }
+
+    /// Parses `host:port` (port defaulting to 5672, or 5671 with TLS).
+    public static func address(_ s: String, tls: Bool) throws(AMQPError) -> (host: String, port: Int) {
+        let parts = s.split(separator: ":", omittingEmptySubsequences: false)
+        guard (1...2).contains(parts.count), !parts[0].isEmpty else { throw AMQPError(.invalidArgument, "a broker address is host or host:port, not \(s)") }
+        guard parts.count == 2 else { return (String(parts[0]), tls ? 5671 : 5672) }
+        guard let port = Int(parts[1]), (1...65535).contains(port) else { throw AMQPError(.invalidArgument, "bad port in broker address \(s)") }
+        return (String(parts[0]), port)
+    }
 
     public init(host: String = "127.0.0.1", port: Int? = nil, vhost: String = "/", user: String = "guest", password: String = "guest",
                 heartbeatSeconds: Int = 30, tls: TLS? = nil, connectTimeoutSeconds: Int = 10, confirmWindow: Int = 256) {
@@ -54,6 +79,6 @@ public struct AMQPConfiguration: Sendable, CustomStringConvertible {
     }
 
     public var description: String {
-        "\(tls == nil ? "amqp" : "amqps")://\(user)@\(host):\(port)/\(vhost)"
+        "\(tls == nil ? "amqp" : "amqps")://\(user)@\(host):\(port)/\(vhost)" + (alternates.isEmpty ? "" : " (+\(alternates.map { "\($0.host):\($0.port)" }.joined(separator: ",")))")
     }
 }

@@ -32,11 +32,15 @@ public func withReconnection(
     session: (AMQPConnection) async throws -> Void
 ) async throws {
     var attempt = 0
+    // With several cluster nodes, each new attempt goes to the next one: a stopped node is left
+    // at once, and one that refuses connections costs only a fast failure in the rotation.
+    var node = 0
     while !Task.isCancelled {
         let started = ContinuousClock.now
+        let target = configuration.at(node)
         do {
-            let conn = try await AMQPConnection.connect(configuration, logger: logger)
-            if attempt > 0 { logger.info("reconnected to the broker", metadata: ["broker": "\(configuration)", "attempts": "\(attempt)"]) }
+            let conn = try await AMQPConnection.connect(target, logger: logger)
+            if attempt > 0 { logger.info("reconnected to the broker", metadata: ["broker": "\(target)", "attempts": "\(attempt)"]) }
             do {
                 try await session(conn)
                 await conn.close()
@@ -48,8 +52,10 @@ public func withReconnection(
         } catch let e as AMQPError where e.isConnectionLoss || e.kind == .login {
             if Task.isCancelled { return }
             if ContinuousClock.now - started > .seconds(10) { attempt = 0 }
-            let d = policy.delay(attempt: attempt)
-            logger.warning("broker connection lost; retrying", metadata: ["error": "\(e)", "in": "\(d)"])
+            node += 1
+            // Across the other nodes first, without waiting; back off once every node was tried.
+            let d = configuration.alternates.isEmpty || node % configuration.addresses.count == 0 ? policy.delay(attempt: attempt) : .milliseconds(50)
+            logger.warning("broker connection lost; retrying", metadata: ["error": "\(e)", "in": "\(d)", "next": "\(configuration.at(node).host):\(configuration.at(node).port)"])
             attempt += 1
             try? await Task.sleep(for: d)
         } catch is CancellationError {

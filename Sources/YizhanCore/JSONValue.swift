@@ -30,6 +30,14 @@ public enum JSONValue: Sendable, Equatable {
         try parse(Array(text.utf8))
     }
 
+    /// Parses JSON from a trusted service that repeats member names (RabbitMQ 3.10's management
+    /// API does, e.g. "online" in a quorum queue): the last one wins. Never for signed input.
+    public static func parseLenient(_ data: some Collection<UInt8>) throws(YizhanError) -> JSONValue {
+        var p = JSONParser(bytes: Array(data))
+        p.allowDuplicates = true
+        return try p.parseDocument()
+    }
+
     /// Converts an `Encodable` into a JSON value by way of `JSONEncoder`.
     /// Dates travel as RFC 3339 UTC strings, everywhere the API or a file carries one.
     public static func from<T: Encodable>(_ value: T) throws -> JSONValue {
@@ -58,6 +66,7 @@ struct JSONParser {
     let bytes: [UInt8]
     var i = 0
     var depth = 0
+    var allowDuplicates = false
 
     init(bytes: [UInt8]) { self.bytes = bytes }
 
@@ -113,7 +122,7 @@ struct JSONParser {
             i += 1
             skipWS()
             let v = try parseValue()
-            guard out[key] == nil else { throw fail("duplicate member \"\(key)\"") }
+            guard out[key] == nil || allowDuplicates else { throw fail("duplicate member \"\(key)\"") }
             out[key] = v
             skipWS()
             guard i < bytes.count else { throw fail("unterminated object") }

@@ -1,4 +1,5 @@
 import Foundation
+import YizhanAMQP
 import YizhanCore
 import YizhanCrypto
 import YizhanStore
@@ -9,11 +10,13 @@ extension Gateway {
     /// CA file, pins the anchor without trusting the first answer from the network.
     public static func initialize(home: GatewayHome, unit: String, registry: String, token: String,
                                   caPEM: String? = nil, caFingerprint: String? = nil, brokerCAPEM: String? = nil,
-                                  chunkSize: Int? = nil, requireTLS: Bool = false, algorithm: KeyAlgorithm = .ed25519) async throws -> GatewayHome.Config {
+                                  chunkSize: Int? = nil, requireTLS: Bool = false, algorithm: KeyAlgorithm = .ed25519,
+                                  brokerAlternates: [String] = []) async throws -> GatewayHome.Config {
         let code = try UnitCode(unit)
         if let c = chunkSize, !(TransferInfo.minimumChunk...TransferInfo.maximumChunk).contains(c) {
             throw YizhanError(.invalidArgument, "chunk size must be \(TransferInfo.minimumChunk) to \(TransferInfo.maximumChunk) bytes, not \(c)")
         }
+        for a in brokerAlternates { _ = try AMQPConfiguration.address(a, tls: false) }
         let fm = FileManager.default
         if fm.fileExists(atPath: home.configFile) { throw YizhanError(.conflict, "a gateway already exists in \(home.path)") }
         try fm.createDirectory(atPath: home.path, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
@@ -52,6 +55,7 @@ extension Gateway {
                                         brokerTLS: enrolled.broker.tls)
         config.chunkSize = chunkSize
         config.requireTLS = requireTLS ? true : nil
+        config.brokerAlternates = brokerAlternates.isEmpty ? nil : brokerAlternates
         let store = try GatewayStore(path: home.database)
         let dir = try await client.directory()
         let d = try SignedDirectory.open(dir, anchor: anchor)

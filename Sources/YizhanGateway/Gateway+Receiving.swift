@@ -7,7 +7,25 @@ import YizhanStore
 extension Gateway {
     func receiveLoop(_ conn: AMQPConnection, _ deliveries: AMQPConnection.Deliveries) async throws {
         for try await d in deliveries {
-            if try await handle(d) {
+            // Storage failing (disk full, I/O error) holds the message unacked and retries it in
+            // place: requeueing would spend the queue's delivery limit and could dead-letter it.
+            var attempt = 0
+            var stored: Bool
+            while true {
+                do {
+                    stored = try await handle(d)
+                    break
+                } catch where StorageFailure.isTransient(error) {
+                    let wait = StorageFailure.delay(attempt: attempt)
+                    attempt += 1
+                    metrics.storageFailures.increment()
+                    logger.error("cannot store an incoming message (disk full or I/O error); holding it and retrying", metadata: ["message": "\(d.messageID ?? "-")", "error": "\(error)", "in": "\(wait)"])
+                    try await Task.sleep(for: wait)
+                    if let f = conn.failure { throw f }
+                }
+            }
+            if attempt > 0 { logger.notice("storage works again; the held message is stored", metadata: ["message": "\(d.messageID ?? "-")"]) }
+            if stored {
                 // Stored (or quarantined) first, then acked: a crash in between means a redelivery,
                 // which the inbox's primary key turns into a duplicate, never a second document.
                 try conn.ack(d)

@@ -8,31 +8,44 @@ extension Gateway {
     /// Signs stored drafts (once: the signed bytes are stored, so a restart republishes the same
     /// envelope), then publishes every due copy with confirms, many in flight at once.
     func sendLoop(_ conn: AMQPConnection) async throws {
+        var storageAttempt = 0
         while !Task.isCancelled {
-            try signPending()
-            let due = try await withoutRetired(try store.due(limit: 256))
-            if due.isEmpty {
-                // `doc send` writes from another process: look again soon (two indexed queries when idle).
-                await doorbell.wait(timeout: .milliseconds(25))
-                continue
-            }
-            let results = await withTaskGroup(of: (GatewayStore.Due, GatewayStore.PublishResult?).self) { g in
-                for d in due {
-                    g.addTask { (d, await self.publish(d, on: conn)) }
-                }
-                var out: [(GatewayStore.Due, GatewayStore.PublishResult?)] = []
-                for await r in g { out.append(r) }
-                return out
-            }
-            try store.recordPublishes(results.compactMap { d, r in r.map { (d.documentID, d.recipient, $0) } })
-            for (d, r) in results {
-                guard let r else { continue }
-                switch r {
-                case .confirmed: if d.kind != .receipt { metrics.sent.increment() }
-                case .retry: metrics.retries.increment()
-                }
+            do {
+                try await sendRound(conn)
+                storageAttempt = 0
+            } catch {
+                // Disk full or I/O error: nothing is lost (what was not recorded is sent again and
+                // the receiver treats it as a duplicate); wait and go on.
+                try await waitOut(error, attempt: &storageAttempt, "cannot update the outbox")
             }
             if let f = conn.failure { throw f }
+        }
+    }
+
+    /// One round: sign what is new, publish what is due, record the outcomes.
+    func sendRound(_ conn: AMQPConnection) async throws {
+        try signPending()
+        let due = try await withoutRetired(try store.due(limit: 256))
+        if due.isEmpty {
+            // `doc send` writes from another process: look again soon (two indexed queries when idle).
+            await doorbell.wait(timeout: .milliseconds(25))
+            return
+        }
+        let results = await withTaskGroup(of: (GatewayStore.Due, GatewayStore.PublishResult?).self) { g in
+            for d in due {
+                g.addTask { (d, await self.publish(d, on: conn)) }
+            }
+            var out: [(GatewayStore.Due, GatewayStore.PublishResult?)] = []
+            for await r in g { out.append(r) }
+            return out
+        }
+        try store.recordPublishes(results.compactMap { d, r in r.map { (d.documentID, d.recipient, $0) } })
+        for (d, r) in results {
+            guard let r else { continue }
+            switch r {
+            case .confirmed: if d.kind != .receipt { metrics.sent.increment() }
+            case .retry: metrics.retries.increment()
+            }
         }
     }
 
@@ -74,6 +87,16 @@ extension Gateway {
         } catch {
             return .retry(error: "\(error)", after: backoff)
         }
+    }
+
+    /// Logs, counts and waits out a transient storage failure (disk full, I/O error); rethrows anything else.
+    func waitOut(_ error: any Error, attempt: inout Int, _ what: String) async throws {
+        guard StorageFailure.isTransient(error) else { throw error }
+        let wait = StorageFailure.delay(attempt: attempt)
+        attempt += 1
+        metrics.storageFailures.increment()
+        logger.error("\(what) (disk full or I/O error); retrying", metadata: ["error": "\(error)", "in": "\(wait)"])
+        try await Task.sleep(for: wait)
     }
 
     static func backoff(attempts: Int) -> TimeInterval { min(300.0, pow(2.0, Double(min(attempts, 10)))) }

@@ -11,15 +11,21 @@ import YizhanStore
 /// acknowledged still in its queue: nothing already stored is sent again.
 extension Gateway {
     func transferLoop(_ conn: AMQPConnection) async throws {
+        var storageAttempt = 0
         while !Task.isCancelled {
-            let due = try await withoutRetired(try store.due(limit: 16, chunked: true))
-            if due.isEmpty {
-                await transferBell.wait(timeout: .milliseconds(250))
-                continue
-            }
-            for d in due {
-                try await transfer(d, on: conn)
-                if let f = conn.failure { throw f }
+            do {
+                let due = try await withoutRetired(try store.due(limit: 16, chunked: true))
+                if due.isEmpty {
+                    await transferBell.wait(timeout: .milliseconds(250))
+                    continue
+                }
+                for d in due {
+                    try await transfer(d, on: conn)
+                    if let f = conn.failure { throw f }
+                }
+                storageAttempt = 0
+            } catch {
+                try await waitOut(error, attempt: &storageAttempt, "cannot update a chunked transfer")
             }
         }
     }

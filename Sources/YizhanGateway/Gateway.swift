@@ -52,9 +52,12 @@ public final class Gateway: Service, Sendable {
                                        staleAfter: TimeInterval(config.staleAfter), logger: l)
         verifier = InboundVerifier(me: config.unit, anchor: CertificateVerifier(anchor: anchor))
         let password = try home.read(home.brokerSecretFile).trimmingCharacters(in: .whitespacesAndNewlines)
-        amqp = AMQPConfiguration(host: config.brokerHost, port: config.brokerPort, vhost: config.vhost, user: config.brokerUser,
+        let cfg = config
+        var amqp = AMQPConfiguration(host: cfg.brokerHost, port: config.brokerPort, vhost: config.vhost, user: config.brokerUser,
                                  password: password, heartbeatSeconds: 20,
                                  tls: config.brokerTLS ? .init(caCertificatePath: home.brokerCAFile) : nil)
+        amqp.alternates = try (cfg.brokerAlternates ?? []).map { a throws(AMQPError) in try AMQPConfiguration.address(a, tls: cfg.brokerTLS) }
+        self.amqp = amqp
         self.reconnectPolicy = reconnectPolicy
     }
 
@@ -69,8 +72,23 @@ public final class Gateway: Service, Sendable {
                 g.addTask { try await self.directoryLoop() }
                 g.addTask { try await self.metricsLoop() }
                 g.addTask {
-                    try await withReconnection(self.amqp, policy: self.reconnectPolicy, logger: self.logger) { conn in
-                        try await self.session(conn)
+                    // Storage failing where no loop holds its work (a read on a full disk, say) ends the
+                    // session like a lost connection: unacked messages go back to the queue, and a
+                    // new session starts once the store answers again. The process keeps running.
+                    var attempt = 0
+                    while !Task.isCancelled {
+                        do {
+                            try await withReconnection(self.amqp, policy: self.reconnectPolicy, logger: self.logger) { conn in
+                                try await self.session(conn)
+                            }
+                            return
+                        } catch where StorageFailure.isTransient(error) {
+                            let wait = StorageFailure.delay(attempt: attempt + 2)
+                            attempt += 1
+                            self.metrics.storageFailures.increment()
+                            self.logger.error("storage failed (disk full or I/O error); the session restarts", metadata: ["error": "\(error)", "in": "\(wait)"])
+                            try await Task.sleep(for: wait)
+                        }
                     }
                 }
                 try await g.next()

@@ -37,6 +37,8 @@ public struct GatewayHome: Sendable {
         public var metricsListen: String?
         /// Refuse plain AMQP: the gateway will not start unless the broker connection uses TLS.
         public var requireTLS: Bool?
+        /// Other nodes of a broker cluster ("host:port"), tried in turn when the first cannot be reached.
+        public var brokerAlternates: [String]?
         public init(unit: String, name: String, registry: String, brokerHost: String, brokerPort: Int, vhost: String, brokerUser: String,
                     brokerTLS: Bool = false, directoryRefresh: Int = 60, staleAfter: Int = 3600) {
             self.unit = unit; self.name = name; self.registry = registry; self.brokerHost = brokerHost; self.brokerPort = brokerPort

@@ -14,6 +14,8 @@ public final class GatewayMetrics: Sendable {
     let received: CoreMetrics.Counter
     let receipts: CoreMetrics.Counter
     let retries: CoreMetrics.Counter
+    /// Writes to the store that failed for a while (disk full, I/O errors) and were retried.
+    let storageFailures: CoreMetrics.Counter
     let confirmLatency: CoreMetrics.Timer
     let deliveryLatency: CoreMetrics.Timer
     let outboxDepth: CoreMetrics.Gauge
@@ -33,6 +35,7 @@ public final class GatewayMetrics: Sendable {
         received = CoreMetrics.Counter(label: "yizhan_documents_received_total", factory: f)
         receipts = CoreMetrics.Counter(label: "yizhan_receipts_received_total", factory: f)
         retries = CoreMetrics.Counter(label: "yizhan_publish_retries_total", factory: f)
+        storageFailures = CoreMetrics.Counter(label: "yizhan_storage_failures_total", factory: f)
         confirmLatency = CoreMetrics.Timer(label: "yizhan_publish_confirm_seconds", factory: f)
         deliveryLatency = CoreMetrics.Timer(label: "yizhan_delivery_seconds", factory: f)
         outboxDepth = CoreMetrics.Gauge(label: "yizhan_outbox_depth", factory: f)

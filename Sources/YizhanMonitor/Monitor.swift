@@ -88,7 +88,7 @@ public final class Monitor: Service, Sendable {
         do {
             let r = try await broker.request("GET", "/api/queues/\(config.vhost.pathSegment)?columns=name,messages_ready,messages_unacknowledged,consumers,message_stats")
             guard r.status == 200 else { return .failure(MonitorError("HTTP \(r.status)")) }
-            guard let list = try JSONValue.parse(r.body).arrayValue else { return .failure(MonitorError("unexpected answer")) }
+            guard let list = try JSONValue.parseLenient(r.body).arrayValue else { return .failure(MonitorError("unexpected answer")) }
             var out: [String: QueueStats] = [:]
             for q in list {
                 guard let name = q["name"]?.stringValue else { continue }

@@ -18,7 +18,7 @@ public struct BrokerAdmin: Sendable {
     public func overview() async throws -> JSONValue {
         let r = try await http.request("GET", "/api/overview")
         try expect(r, "overview", ok: [200])
-        return try JSONValue.parse(r.body)
+        return try JSONValue.parseLenient(r.body)
     }
 
     public func putVhost(_ vhost: String) async throws {
@@ -84,7 +84,7 @@ public struct BrokerAdmin: Sendable {
     public func shovels(vhost: String) async throws -> [JSONValue] {
         let r = try await http.request("GET", "/api/shovels/\(vhost.pathSegment)")
         try expect(r, "shovels", ok: [200])
-        return try JSONValue.parse(r.body).arrayValue ?? []
+        return try JSONValue.parseLenient(r.body).arrayValue ?? []
     }
 
     /// Publishes one message through the management API (used for registry events).
@@ -100,7 +100,7 @@ public struct BrokerAdmin: Sendable {
     public func closeConnections(user: String) async throws {
         let r = try await http.request("GET", "/api/connections")
         try expect(r, "connections", ok: [200])
-        for c in try JSONValue.parse(r.body).arrayValue ?? [] where c["user"]?.stringValue == user {
+        for c in try JSONValue.parseLenient(r.body).arrayValue ?? [] where c["user"]?.stringValue == user {
             if let name = c["name"]?.stringValue {
                 _ = try await http.request("DELETE", "/api/connections/\(name.pathSegment)")
             }
@@ -111,7 +111,7 @@ public struct BrokerAdmin: Sendable {
     public func connections(vhost: String) async throws -> [String] {
         let r = try await http.request("GET", "/api/vhosts/\(vhost.pathSegment)/connections")
         try expect(r, "connections", ok: [200])
-        return (try JSONValue.parse(r.body).arrayValue ?? []).compactMap { $0["name"]?.stringValue }
+        return (try JSONValue.parseLenient(r.body).arrayValue ?? []).compactMap { $0["name"]?.stringValue }
     }
 
     /// Queue facts as the management API reports them (messages, consumers, ...).
@@ -119,6 +119,6 @@ public struct BrokerAdmin: Sendable {
         let r = try await http.request("GET", "/api/queues/\(vhost.pathSegment)/\(name.pathSegment)")
         if r.status == 404 { return nil }
         try expect(r, "queue \(name)", ok: [200])
-        return try JSONValue.parse(r.body)
+        return try JSONValue.parseLenient(r.body)
     }
 }

@@ -578,6 +578,17 @@ public struct GatewayStore: Sendable {
         }
     }
 
+    /// Copies the write-ahead log into the database and truncates it to zero bytes (operations:
+    /// before a backup, or to make the next write need fresh disk space).
+    public func checkpointTruncating() throws {
+        try writer.writeWithoutTransaction { db in _ = try db.checkpoint(.truncate) }
+    }
+
+    /// How many trail events of one kind there are (e.g. duplicates recognised).
+    public func trailCount(event: String) throws -> Int {
+        try writer.read { db in try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM trail WHERE event = ?", arguments: [event]) ?? 0 }
+    }
+
     public func quarantined() throws -> [QuarantineEntry] {
         try writer.read { db in
             try Row.fetchAll(db, sql: "SELECT * FROM quarantine ORDER BY id").map {

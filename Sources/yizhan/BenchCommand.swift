@@ -8,7 +8,7 @@ import YizhanRegistry
 import YizhanStore
 
 struct BenchCommand: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "bench", abstract: "Benchmarks (figures, never pass/fail).", subcommands: [DocumentsBench.self, RegistryBench.self, AttachmentBench.self])
+    static let configuration = CommandConfiguration(commandName: "bench", abstract: "Benchmarks (figures, never pass/fail).", subcommands: [DocumentsBench.self, RegistryBench.self, AttachmentBench.self, FaultBench.self])
 }
 
 /// The registry at scale: directory build and signature time with N units, event fan-out to

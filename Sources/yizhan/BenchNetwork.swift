@@ -26,14 +26,14 @@ final class BenchNetwork: Service {
         self.dir = dir; self.vhost = vhost; self.brokerAdmin = brokerAdmin; self.broker = broker; self.registry = registry; self.body = body
     }
 
-    static func run(dir: String?, brokerAdmin: String, broker: String, _ body: @escaping @Sendable (BenchNetwork) async throws -> Void) async throws {
+    static func run(dir: String?, brokerAdmin: String, broker: String, amqpPort: Int = 5672, _ body: @escaping @Sendable (BenchNetwork) async throws -> Void) async throws {
         let folder = dir ?? (NSTemporaryDirectory() + "yizhan-bench-" + UUIDv7.make())
         try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
         var logger = Logger(label: "yizhan.bench")
         logger.logLevel = .warning
         let vhost = "yizhan-bench-" + UUIDv7.make().suffix(8)
         let regHome = RegistryHome(folder + "/registry")
-        _ = try await Registry.initialize(home: regHome, config: .init(name: "Bench CA", vhost: vhost, amqpHost: "127.0.0.1", amqpPort: 5672, listen: "127.0.0.1:0"),
+        _ = try await Registry.initialize(home: regHome, config: .init(name: "Bench CA", vhost: vhost, amqpHost: "127.0.0.1", amqpPort: amqpPort, listen: "127.0.0.1:0"),
                                           brokerAdminURL: brokerAdmin)
         let registry = try Registry.open(home: regHome, logger: logger)
         let net = BenchNetwork(dir: folder, vhost: vhost, brokerAdmin: brokerAdmin, broker: broker, registry: registry, body: body)
@@ -55,7 +55,7 @@ final class BenchNetwork: Service {
     }
 
     /// Adds and enrols units named `prefix` (17 characters; the check character is computed).
-    func enrol(_ units: [(prefix: String, name: String)]) async throws -> [GatewayHome] {
+    func enrol(_ units: [(prefix: String, name: String)], brokerAlternates: [String] = []) async throws -> [GatewayHome] {
         let port = try await listening.wait()
         let url = "http://127.0.0.1:\(port)"
         let admin = RegistryClient(base: url, adminToken: try SecretFile.read(registry.home.adminTokenFile).trimmingCharacters(in: .whitespacesAndNewlines))
@@ -65,7 +65,8 @@ final class BenchNetwork: Service {
             let added = try await admin.addUnit(.init(code: code, name: name))
             users.withLock { $0.append(added.brokerUser) }
             let h = GatewayHome(dir + "/" + code)
-            _ = try await Gateway.initialize(home: h, unit: code, registry: url, token: added.enrolmentToken, caPEM: registry.ca.certificate.pem)
+            _ = try await Gateway.initialize(home: h, unit: code, registry: url, token: added.enrolmentToken, caPEM: registry.ca.certificate.pem,
+                                             brokerAlternates: brokerAlternates)
             homes.append(h)
         }
         return homes

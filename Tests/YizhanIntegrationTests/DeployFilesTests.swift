@@ -3,8 +3,8 @@ import Testing
 
 /// The deployment files (systemd units, RabbitMQ definitions and configuration, compose file)
 /// checked as far as this machine can: Deploy/check-deploy.sh, which loads the definitions into
-/// the real broker under a throw-away vhost.
-@Suite struct DeployFilesTests {
+/// the real broker under a throw-away vhost. In the serialized broker suite: the fault test restarts the broker.
+extension BrokerTests {
     @Test func deploymentFilesCheck() throws {
         let repo = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
         let p = Process()
@@ -23,7 +23,7 @@ import Testing
     }
 }
 
-extension DeployFilesTests {
+extension BrokerTests {
     /// Deploy/tls.sh makes a CA and a broker certificate that openssl verifies for the host names
     /// given, and the listener configuration; a second run changes nothing.
     @Test func tlsScriptMakesAVerifiableBrokerCertificate() throws {
