@@ -24,6 +24,8 @@ struct SplitMix64: RandomNumberGenerator {
     static var seed: UInt64 { UInt64(ProcessInfo.processInfo.environment["YIZHAN_FUZZ_SEED"] ?? "") ?? 20261130 }
 
     let signed: [UInt8]
+    /// An SM2-signed document stamped with an SM2 seal.
+    let stamped: [UInt8]
 
     init() throws {
         let ca = try CertificateAuthority.create(name: "Fuzz CA")
@@ -37,6 +39,14 @@ struct SplitMix64: RandomNumberGenerator {
                            meeting: MeetingInfo(start: Timestamp.format(Date().addingTimeInterval(86400)), place: "三楼会议室"),
                            transfer: TransferInfo(chunkSize: 1 << 20))
         signed = try SignedEnvelope.sign(env, key: key, certificate: cert).bytes
+        let sm2 = try PrivateKey.generate(.sm2), sealKey = try PrivateKey.generate(.sm2)
+        let sm2Cert = try ca.issue(unitCode: a.rawValue, unitName: "市建委", publicKey: sm2.publicKey)
+        let seal = try ca.issueSeal(unitCode: a.rawValue, unitName: "市建委", sealID: "seal-f", imageSHA256: String(repeating: "b", count: 64), publicKey: sealKey.publicKey)
+        let doc = DocumentInfo(title: "关于盖章的通知", number: "武建〔2026〕4号", type: "通知")
+        let parts = [Envelope.Part(name: "正文.txt", mediaType: "text/plain", size: 12, sha256: String(repeating: "c", count: 64))]
+        var s = Envelope(kind: .document, sender: a, recipients: [.init(unit: b, role: .main)], created: Timestamp.format(Date()), document: doc, parts: parts)
+        s.stamp = try Stamping.stamp(id: s.id, sender: a.rawValue, document: doc, parts: parts, sealID: "seal-f", key: sealKey, certificate: seal)
+        stamped = try SignedEnvelope.sign(s, key: sm2, certificate: sm2Cert).bytes
     }
 
     static let tokens: [[UInt8]] = [
@@ -89,6 +99,17 @@ struct SplitMix64: RandomNumberGenerator {
         // A changed byte almost never keeps a valid signature; far fewer than all may pass.
         #expect(accepted < Self.iterations / 10)
         _ = run("parse", corpus: [signed]) { b throws(YizhanError) in _ = try Envelope.parse(b) }
+    }
+
+    @Test func stampedEnvelopesAndStamps() throws {
+        let (e, json) = try Envelope.parse(stamped)
+        _ = try Stamping.verify(json: json, stamp: try #require(e.stamp))
+        let accepted = run("stamp", corpus: [stamped]) { b throws(YizhanError) in
+            let (e, json) = try Envelope.parse(b)
+            if let s = e.stamp { _ = try Stamping.verify(json: json, stamp: s) }
+            _ = try SignedEnvelope.open(b)
+        }
+        #expect(accepted < Self.iterations / 10)
     }
 
     @Test func binaryFrames() {
