@@ -8,6 +8,9 @@ import Foundation
 public final class Certificate: @unchecked Sendable {
     let x509: OpaquePointer
     public let der: [UInt8]
+    /// A seal certificate (profile "seal"): it may stamp documents, never sign envelopes. Worked out
+    /// once here: receivers ask it of every envelope's signer.
+    public let isSeal: Bool
 
     public init(der: [UInt8]) throws(CryptoError) {
         var cert: OpaquePointer? = nil
@@ -17,6 +20,7 @@ public final class Certificate: @unchecked Sendable {
         }
         self.x509 = try OpenSSL.nonNil(cert, .decoding, "d2i_X509")
         self.der = der
+        self.isSeal = Self.isSealProfile(x509)
     }
 
     init(owning x509: OpaquePointer) throws(CryptoError) {
@@ -29,6 +33,7 @@ public final class Certificate: @unchecked Sendable {
             _ = i2d_X509(x509, &p)
         }
         self.der = out
+        self.isSeal = Self.isSealProfile(x509)
     }
 
     deinit { X509_free(x509) }
@@ -54,7 +59,9 @@ public final class Certificate: @unchecked Sendable {
     public var commonName: String? { nameEntry(NID_commonName) }
     public var organization: String? { nameEntry(NID_organizationName) }
 
-    func nameEntry(_ nid: Int32) -> String? {
+    func nameEntry(_ nid: Int32) -> String? { Self.nameEntry(x509, nid) }
+
+    static func nameEntry(_ x509: OpaquePointer, _ nid: Int32) -> String? {
         guard let name = X509_get_subject_name(x509) else { return nil }
         let idx = X509_NAME_get_index_by_NID(name, nid, -1)
         guard idx >= 0, let entry = X509_NAME_get_entry(name, idx), let data = X509_NAME_ENTRY_get_data(entry) else { return nil }
@@ -99,7 +106,9 @@ public final class Certificate: @unchecked Sendable {
     public var sealID: String? { isSeal ? nameEntry(NID_serialNumber) : nil }
 
     /// SHA-256 (hex) of the seal image bound to this certificate; nil for other profiles.
-    public var sealImageSHA256: String? {
+    public var sealImageSHA256: String? { Self.sealImageDigest(x509) }
+
+    static func sealImageDigest(_ x509: OpaquePointer) -> String? {
         guard let obj = OBJ_txt2obj(Self.sealImageOID, 1) else { return nil }
         defer { ASN1_OBJECT_free(obj) }
         let idx = X509_get_ext_by_OBJ(x509, obj, -1)
@@ -111,8 +120,9 @@ public final class Certificate: @unchecked Sendable {
         return Digest.hex(Array(bytes[2...]))
     }
 
-    /// A seal certificate (profile "seal"): it may stamp documents, never sign envelopes.
-    public var isSeal: Bool { organizationalUnit == Self.sealOrganizationalUnit && sealImageSHA256 != nil }
+    static func isSealProfile(_ x509: OpaquePointer) -> Bool {
+        nameEntry(x509, NID_organizationalUnitName) == sealOrganizationalUnit && sealImageDigest(x509) != nil
+    }
 
     /// SHA-256 of the DER, hex: a stable fingerprint for logs and the directory.
     public var fingerprint: String { Digest.sha256Hex(der) }
