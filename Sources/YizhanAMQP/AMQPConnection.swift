@@ -12,16 +12,31 @@ import Glibc
 /// serviced while idle and publisher confirms stream in while more publishes go out.
 public final class AMQPConnection: Sendable {
     public typealias Deliveries = AsyncThrowingStream<AMQPDelivery, any Error>
+    /// Deliveries in the groups they arrived in: whatever one read of the socket brought (at most the prefetch).
+    public typealias DeliveryBatches = AsyncThrowingStream<[AMQPDelivery], any Error>
 
     enum Command: Sendable {
         case publish(exchange: String, routingKey: String, mandatory: Bool, message: AMQPMessage, CheckedContinuation<PublishOutcome, any Error>)
-        case consume(queue: String, prefetch: UInt16, CheckedContinuation<Void, any Error>, Deliveries.Continuation)
+        case consume(queue: String, prefetch: UInt16, CheckedContinuation<Void, any Error>, ConsumerSink)
         case cancelConsumer(channel: UInt16)
         case ack(channel: UInt16, tag: UInt64)
         case reject(channel: UInt16, tag: UInt64, requeue: Bool)
         case declareQueue(name: String, durable: Bool, passive: Bool, CheckedContinuation<QueueInfo, any Error>)
         case deleteQueue(name: String, CheckedContinuation<Void, any Error>)
         case close(CheckedContinuation<Void, Never>)
+    }
+
+    /// Where a consumer's deliveries go: one at a time, or in the groups that arrive together.
+    enum ConsumerSink: Sendable {
+        case single(Deliveries.Continuation)
+        case batches(DeliveryBatches.Continuation)
+
+        func finish(throwing e: any Error) {
+            switch self {
+            case .single(let c): c.finish(throwing: e)
+            case .batches(let c): c.finish(throwing: e)
+            }
+        }
     }
 
     public struct QueueInfo: Sendable { public var messages: Int; public var consumers: Int }
@@ -112,7 +127,17 @@ public final class AMQPConnection: Sendable {
     public func consume(queue: String, prefetch: UInt16 = 50) async throws -> Deliveries {
         let (stream, continuation) = Deliveries.makeStream()
         try await withCheckedThrowingContinuation { (c: CheckedContinuation<Void, any Error>) in
-            do { try enqueue(.consume(queue: queue, prefetch: prefetch, c, continuation)) } catch { c.resume(throwing: error) }
+            do { try enqueue(.consume(queue: queue, prefetch: prefetch, c, .single(continuation))) } catch { c.resume(throwing: error) }
+        }
+        return stream
+    }
+
+    /// Starts a consumer with manual acks whose deliveries come in the groups read together, so
+    /// the application can verify them side by side and store them in one transaction.
+    public func consumeBatches(queue: String, prefetch: UInt16 = 50) async throws -> DeliveryBatches {
+        let (stream, continuation) = DeliveryBatches.makeStream()
+        try await withCheckedThrowingContinuation { (c: CheckedContinuation<Void, any Error>) in
+            do { try enqueue(.consume(queue: queue, prefetch: prefetch, c, .batches(continuation))) } catch { c.resume(throwing: error) }
         }
         return stream
     }

@@ -30,7 +30,9 @@ final class ConnectionWorker: @unchecked Sendable {
     var publishChannelOpen = false
     var nextChannel: UInt16 = 2
     var waiting: [PendingPublish] = []
-    var consumers: [UInt16: AMQPConnection.Deliveries.Continuation] = [:]
+    var consumers: [UInt16: AMQPConnection.ConsumerSink] = [:]
+    /// Deliveries for batch consumers, handed over after each read of the socket.
+    var pendingBatches: [UInt16: [AMQPDelivery]] = [:]
     var closeWaiters: [CheckedContinuation<Void, Never>] = []
 
     init(connection: AMQPConnection, logger: Logger) {
@@ -99,6 +101,7 @@ final class ConnectionWorker: @unchecked Sendable {
                     if case .none = ev { if !h.hasBufferedInput { break } } else { try process(ev) }
                     n += 1
                 }
+                flushBatches()
             } catch {
                 let e = (error as? AMQPError) ?? AMQPError(.protocolError, "\(error)")
                 logger.warning("amqp connection lost", metadata: ["error": "\(e)", "connection": "\(configuration)"])
@@ -108,6 +111,14 @@ final class ConnectionWorker: @unchecked Sendable {
         }
         handle?.close()
         fail(AMQPError(.closed, "connection closed by the application"))
+    }
+
+    func flushBatches() {
+        guard !pendingBatches.isEmpty else { return }
+        for (ch, ds) in pendingBatches {
+            if case .batches(let c)? = consumers[ch] { c.yield(ds) }
+        }
+        pendingBatches.removeAll(keepingCapacity: true)
     }
 
     func waitForInput(socket: Int32) {
@@ -134,13 +145,18 @@ final class ConnectionWorker: @unchecked Sendable {
                 try h.qos(ch, prefetch: prefetch)
                 _ = try h.consume(ch, queue: queue)
                 consumers[ch] = stream
-                stream.onTermination = { @Sendable [weak owner] _ in try? owner?.enqueue(.cancelConsumer(channel: ch)) }
+                let cancel: @Sendable () -> Void = { [weak owner] in try? owner?.enqueue(.cancelConsumer(channel: ch)) }
+                switch stream {
+                case .single(let c): c.onTermination = { _ in cancel() }
+                case .batches(let c): c.onTermination = { _ in cancel() }
+                }
                 ready.resume()
             } catch {
                 if error.kind != .channelClosed { throw error }
                 ready.resume(throwing: error)
             }
         case .cancelConsumer(let ch):
+            pendingBatches.removeValue(forKey: ch)
             if consumers.removeValue(forKey: ch) != nil { h.closeChannel(ch) }
         case .ack(let ch, let tag):
             if consumers[ch] != nil { try h.ack(ch, tag: tag, multiple: false) }
@@ -205,7 +221,11 @@ final class ConnectionWorker: @unchecked Sendable {
             guard ch == publishChannel else { return }
             confirms.returnReceived(messageID: mid, routingKey: rk, replyCode: code, replyText: text)
         case .delivery(let d):
-            if let c = consumers[d.channel] { c.yield(d) }
+            switch consumers[d.channel] {
+            case .single(let c)?: c.yield(d)
+            case .batches?: pendingBatches[d.channel, default: []].append(d)
+            case nil: break
+            }
         case .consumerCancelled(let ch):
             consumers.removeValue(forKey: ch)?.finish(throwing: AMQPError(.channelClosed, "the broker cancelled the consumer (queue deleted?)"))
         case .channelClosed(let ch, let e):
@@ -229,6 +249,7 @@ final class ConnectionWorker: @unchecked Sendable {
         for c in confirms.failAll() { c.resume(throwing: e) }
         for p in waiting { p.continuation.resume(throwing: e) }
         waiting.removeAll()
+        pendingBatches.removeAll()
         for (_, c) in consumers { c.finish(throwing: e) }
         consumers.removeAll()
         for c in queued {

@@ -85,10 +85,29 @@ extension Envelope {
             }
             guard let h = po["sha256"]?.stringValue, isHex(h, count: 64) else { throw violation("/parts/\(i)/sha256", "must be 64 lower-case hex digits") }
         }
-        guard let sig = o["signature"]?.objectValue, Set(sig.keys) == ["protected", "signature"],
+        guard let sig = o["signature"]?.objectValue, Set(sig.keys).subtracting(["batch"]) == ["protected", "signature"],
               let p = sig["protected"]?.stringValue, Base64URL.decode(p) != nil,
               let s = sig["signature"]?.stringValue, Base64URL.decode(s) != nil else {
             throw violation("/signature", "must be {protected, signature} in base64url")
+        }
+        if let b = sig["batch"] {
+            guard k == .receipt else { throw violation("/signature/batch", "only receipts are signed in batches") }
+            try validateBatch(b)
+        }
+    }
+
+    /// A tree of at most 2^20 receipts, so a path has at most 20 hashes.
+    static func validateBatch(_ b: JSONValue) throws(YizhanError) {
+        guard let bo = b.objectValue, Set(bo.keys) == ["index", "size", "path"] else {
+            throw violation("/signature/batch", "must have exactly index, size, path")
+        }
+        guard case .number(let size)? = bo["size"], size >= 1, size <= 1_048_576, size == size.rounded(),
+              case .number(let index)? = bo["index"], index >= 0, index < size, index == index.rounded() else {
+            throw violation("/signature/batch", "index and size must be integers with 0 ≤ index < size ≤ 2^20")
+        }
+        guard let path = bo["path"]?.arrayValue, path.count <= 20,
+              path.allSatisfy({ $0.stringValue.flatMap { Base64URL.decode($0) }?.count == 32 }) else {
+            throw violation("/signature/batch/path", "must be at most 20 base64url SHA-256 hashes")
         }
     }
 

@@ -104,7 +104,21 @@ public struct Envelope: Codable, Sendable, Equatable {
     public struct Signature: Codable, Sendable, Equatable {
         public var protected: String
         public var signature: String
-        public init(protected: String, signature: String) { self.protected = protected; self.signature = signature }
+        /// Receipts signed in a batch: one JWS over the root of a hash tree of their payloads,
+        /// this receipt's place in it and the path to the root (README "Batched receipt signatures").
+        public var batch: BatchProof?
+        public init(protected: String, signature: String, batch: BatchProof? = nil) {
+            self.protected = protected; self.signature = signature; self.batch = batch
+        }
+    }
+
+    /// An RFC 9162 inclusion proof: leaf `index` of a tree of `size` leaves, sibling hashes
+    /// (base64url, 32 bytes each) from the leaf up.
+    public struct BatchProof: Codable, Sendable, Equatable {
+        public var index: Int
+        public var size: Int
+        public var path: [String]
+        public init(index: Int, size: Int, path: [String]) { self.index = index; self.size = size; self.path = path }
     }
 }
 

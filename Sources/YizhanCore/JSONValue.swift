@@ -38,27 +38,17 @@ public enum JSONValue: Sendable, Equatable {
         return try p.parseDocument()
     }
 
-    /// Converts an `Encodable` into a JSON value by way of `JSONEncoder`.
+    /// Converts an `Encodable` into a JSON value directly (JSONValue+Coder.swift).
     /// Dates travel as RFC 3339 UTC strings, everywhere the API or a file carries one.
     public static func from<T: Encodable>(_ value: T) throws -> JSONValue {
-        let enc = JSONEncoder()
-        enc.outputFormatting = [.withoutEscapingSlashes]
-        enc.dateEncodingStrategy = .custom { date, encoder in
-            var c = encoder.singleValueContainer()
-            try c.encode(Timestamp.format(date))
-        }
-        return try parse(enc.encode(value))
+        let root = JSONEncodingNode()
+        try JSONValueEncoder.encode(value, into: root, path: [])
+        return root.resolved()
     }
 
+    /// Reads a `Decodable` straight from this value (JSONValue+Coder.swift).
     public func decode<T: Decodable>(_ type: T.Type) throws -> T {
-        let dec = JSONDecoder()
-        dec.dateDecodingStrategy = .custom { decoder in
-            let c = try decoder.singleValueContainer()
-            let s = try c.decode(String.self)
-            guard let d = Timestamp.parse(s) else { throw DecodingError.dataCorruptedError(in: c, debugDescription: "not an RFC 3339 time: \(s)") }
-            return d
-        }
-        return try dec.decode(T.self, from: Data(canonicalBytes()))
+        try JSONValueDecoder.decode(type, from: self, path: [])
     }
 }
 

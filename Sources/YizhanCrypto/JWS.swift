@@ -9,6 +9,8 @@ public enum JWS {
     public static let directoryType = "yizhan-directory+jws"
     /// A seal's stamp over a document (see `Stamp`).
     public static let sealType = "yizhan-seal+jws"
+    /// Receipts signed in a batch: the JWS payload is the head of their hash tree (`treeHead`).
+    public static let receiptBatchType = "yizhan-receipts+jws"
 
     public static func sign(payload: [UInt8], type: String, key: PrivateKey, certificate: Certificate) throws(CryptoError) -> Envelope.Signature {
         guard key.matches(certificate) else {
@@ -24,11 +26,41 @@ public enum JWS {
         return Envelope.Signature(protected: protected, signature: Base64URL.encode(try key.sign(input)))
     }
 
+    /// One signature for many payloads (receipts under load): the signed payload is the head (root
+    /// and size) of an RFC 9162 hash tree over them; each payload gets the shared JWS plus its inclusion proof.
+    public static func signBatch(payloads: [[UInt8]], key: PrivateKey, certificate: Certificate) throws(CryptoError) -> [Envelope.Signature] {
+        guard !payloads.isEmpty else { return [] }
+        let tree = MerkleTree.build(leaves: payloads.map(MerkleTree.leafHash))
+        let head = try sign(payload: treeHead(root: tree.root, size: payloads.count), type: receiptBatchType, key: key, certificate: certificate)
+        return tree.paths.enumerated().map { i, path in
+            Envelope.Signature(protected: head.protected, signature: head.signature,
+                               batch: Envelope.BatchProof(index: i, size: payloads.count, path: path.map { Base64URL.encode($0) }))
+        }
+    }
+
+    /// What a batch signature covers: the tree's root and its size, as RFC 8785 JSON
+    /// `{"root":"<base64url>","size":n}` (a root alone does not fix the size of its tree).
+    public static func treeHead(root: [UInt8], size: Int) -> [UInt8] {
+        JSONValue.object(["root": .string(Base64URL.encode(root)), "size": .number(Double(size))]).canonicalBytes()
+    }
+
     /// Checks the signature and returns the signer's certificate (not yet checked against any CA).
-    /// `alg` and the certificate's key type must agree: no algorithm confusion.
+    /// `alg` and the certificate's key type must agree: no algorithm confusion. A batch proof
+    /// changes what was signed (the tree's head, under its own `typ`), never what is accepted.
     public static func verify(payload: [UInt8], signature: Envelope.Signature, type: String) throws(YizhanError) -> Certificate {
         guard let headerBytes = Base64URL.decode(signature.protected), let sig = Base64URL.decode(signature.signature) else {
             throw YizhanError(.badSignature, "signature is not base64url")
+        }
+        var signed = payload, type = type
+        if let b = signature.batch {
+            guard type == envelopeType else { throw YizhanError(.badSignature, "only envelopes are signed in batches") }
+            let path = b.path.compactMap { Base64URL.decode($0) }
+            guard path.count == b.path.count,
+                  let root = MerkleTree.root(leaf: MerkleTree.leafHash(payload), index: b.index, size: b.size, path: path) else {
+                throw YizhanError(.badSignature, "batch proof does not fit a tree of \(b.size) leaves")
+            }
+            signed = treeHead(root: root, size: b.size)
+            type = receiptBatchType
         }
         let header: JSONValue
         do { header = try JSONValue.parse(headerBytes) } catch { throw YizhanError(.badSignature, "protected header is not JSON") }
@@ -45,10 +77,24 @@ public enum JWS {
         case ("EdDSA", .ed25519), ("SM2-SM3", .sm2): break
         default: throw YizhanError(.badSignature, "alg \(alg) does not match a \(key.keyType.rawValue) certificate key")
         }
-        let input = Array((signature.protected + "." + Base64URL.encode(payload)).utf8)
-        guard key.verify(signature: sig, message: input) else { throw YizhanError(.badSignature, "signature does not verify") }
+        let inputText = signature.protected + "." + Base64URL.encode(signed)
+        // A batch's members share one signature over one root: checked once, remembered.
+        let memo = signature.batch == nil ? nil : inputText + "." + signature.signature
+        if let memo, verifiedBatches.withLock({ $0.contains(memo) }) { return cert }
+        guard key.verify(signature: sig, message: Array(inputText.utf8)) else {
+            throw YizhanError(.badSignature, signature.batch == nil ? "signature does not verify" : "batch signature does not verify (or the proof leads to another root)")
+        }
+        if let memo {
+            verifiedBatches.withLock { v in
+                if v.count >= 4096 { v.removeAll(keepingCapacity: true) }
+                v.insert(memo)
+            }
+        }
         return cert
     }
+
+    /// Signing inputs of batches whose signature verified (the input names the signer's certificate and the root).
+    static let verifiedBatches = Mutex<Set<String>>([])
 
     /// Certificates seen in x5c, parsed once: a network has a few hundred signers, and each
     /// message names one of them again. Bounded; cleared whole when full.

@@ -1,6 +1,7 @@
 import COpenSSL
 import Foundation
 import YizhanCore
+import Synchronization
 
 /// The one place that turns OpenSSL status codes and error queues into Swift errors.
 public struct CryptoError: Error, Sendable, CustomStringConvertible {
@@ -198,6 +199,41 @@ extension OpenSSL {
         } else {
             let ok = sign ? EVP_DigestSignInit(md, nil, nil, nil, pkey) : EVP_DigestVerifyInit(md, nil, nil, nil, pkey)
             guard ok == 1 else { return nil }
+        }
+        return body(md)
+    }
+}
+
+/// An initialised Ed25519 digest-sign or digest-verify context kept as a template: each operation
+/// works on a copy (`EVP_MD_CTX_copy_ex` duplicates the provider's context), so the signature
+/// algorithm is fetched and the key bound once per key instead of once per message.
+///
+/// `@unchecked Sendable`: the template is written only in `init` and from then on only copied,
+/// under `lock`; each operation signs or verifies with its own copy.
+final class DigestTemplate: @unchecked Sendable {
+    let template: OpaquePointer
+    let lock = Mutex(())
+
+    init?(ed25519 pkey: OpaquePointer, sign: Bool) {
+        guard EVP_PKEY_get_base_id(pkey) == EVP_PKEY_ED25519, let md = EVP_MD_CTX_new() else { return nil }
+        let ok = sign ? EVP_DigestSignInit(md, nil, nil, nil, pkey) : EVP_DigestVerifyInit(md, nil, nil, nil, pkey)
+        guard ok == 1 else {
+            EVP_MD_CTX_free(md)
+            _ = OpenSSL.drainErrors()
+            return nil
+        }
+        template = md
+    }
+
+    deinit { EVP_MD_CTX_free(template) }
+
+    /// nil when the copy fails (the caller then takes the long way).
+    func withCopy<R>(_ body: (OpaquePointer) -> R?) -> R? {
+        guard let md = EVP_MD_CTX_new() else { return nil }
+        defer { EVP_MD_CTX_free(md) }
+        guard lock.withLock({ _ in EVP_MD_CTX_copy_ex(md, template) }) == 1 else {
+            _ = OpenSSL.drainErrors()
+            return nil
         }
         return body(md)
     }

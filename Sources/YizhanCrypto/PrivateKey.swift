@@ -14,8 +14,9 @@ public enum KeyAlgorithm: String, Sendable, Codable, CaseIterable {
 /// concurrent signing with one key as long as each call has its own EVP_MD_CTX (ours do).
 public final class PrivateKey: @unchecked Sendable {
     let pkey: OpaquePointer
+    let signTemplate: DigestTemplate?
 
-    init(owning pkey: OpaquePointer) { self.pkey = pkey }
+    init(owning pkey: OpaquePointer) { self.pkey = pkey; signTemplate = DigestTemplate(ed25519: pkey, sign: true) }
     deinit { EVP_PKEY_free(pkey) } // EVP_PKEY_free clears the key material before freeing.
 
     public static func generateEd25519() throws(CryptoError) -> PrivateKey { try generate(.ed25519) }
@@ -45,13 +46,14 @@ public final class PrivateKey: @unchecked Sendable {
     public var algorithm: KeyAlgorithm { EVP_PKEY_is_a(pkey, "SM2") == 1 ? .sm2 : .ed25519 }
 
     public func sign(_ message: [UInt8]) throws(CryptoError) -> [UInt8] {
-        let sig: [UInt8]? = OpenSSL.withDigestContext(pkey, sign: true) { md in
+        func body(_ md: OpaquePointer) -> [UInt8]? {
             var len = 0
             guard EVP_DigestSign(md, nil, &len, message, message.count) == 1 else { return nil }
             var sig = [UInt8](repeating: 0, count: len)
             guard EVP_DigestSign(md, &sig, &len, message, message.count) == 1 else { return nil }
             return Array(sig.prefix(len))
         }
+        let sig = signTemplate?.withCopy(body) ?? OpenSSL.withDigestContext(pkey, sign: true, body)
         guard let sig else { throw CryptoError(.signing, "signing failed: \(OpenSSL.drainErrors())") }
         return sig
     }

@@ -8,6 +8,7 @@ public final class PublicKey: @unchecked Sendable {
     public enum KeyType: String, Sendable { case ed25519 = "Ed25519", ecP256 = "EC-P256", sm2 = "SM2", other }
 
     let pkey: OpaquePointer
+    let verifyTemplate: DigestTemplate?
 
     /// SubjectPublicKeyInfo DER. Encoded on demand: OpenSSL 3 encodes keys through its provider
     /// machinery, far too slow for every message (compare keys with `sameKey(as:)`).
@@ -22,11 +23,13 @@ public final class PublicKey: @unchecked Sendable {
             key = d2i_PUBKEY(nil, &p, buf.count)
         }
         self.pkey = try OpenSSL.nonNil(key, .decoding, "d2i_PUBKEY")
+        verifyTemplate = DigestTemplate(ed25519: pkey, sign: false)
     }
 
     init(retaining pkey: OpaquePointer) throws(CryptoError) {
         EVP_PKEY_up_ref(pkey)
         self.pkey = pkey
+        verifyTemplate = DigestTemplate(ed25519: pkey, sign: false)
     }
 
     deinit { EVP_PKEY_free(pkey) }
@@ -53,9 +56,8 @@ public final class PublicKey: @unchecked Sendable {
 
     /// True only for a valid signature; any OpenSSL failure counts as invalid.
     public func verify(signature: [UInt8], message: [UInt8]) -> Bool {
-        let ok = OpenSSL.withDigestContext(pkey, sign: false) { md in
-            EVP_DigestVerify(md, signature, signature.count, message, message.count) == 1
-        } ?? false
+        func body(_ md: OpaquePointer) -> Bool? { EVP_DigestVerify(md, signature, signature.count, message, message.count) == 1 }
+        let ok = (verifyTemplate?.withCopy(body) ?? OpenSSL.withDigestContext(pkey, sign: false, body)) ?? false
         if !ok { _ = OpenSSL.drainErrors() }
         return ok
     }

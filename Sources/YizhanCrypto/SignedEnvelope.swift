@@ -23,6 +23,33 @@ public struct SignedEnvelope: Sendable {
         return SignedEnvelope(bytes: json.canonicalBytes(), envelope: e, json: json, payloadSha256: Digest.sha256Hex(payload))
     }
 
+    /// Signs many receipts with one signature (`JWS.signBatch`); each comes out with its own
+    /// inclusion proof and verifies on its own.
+    public static func signBatch(_ envelopes: [Envelope], key: PrivateKey, certificate: Certificate) throws -> [SignedEnvelope] {
+        var objects: [[String: JSONValue]] = [], payloads: [[UInt8]] = []
+        for envelope in envelopes {
+            guard envelope.kind == .receipt else { throw YizhanError(.invalidArgument, "only receipts are signed in batches") }
+            var e = envelope
+            e.signature = nil
+            guard case .object(let o) = try JSONValue.from(e) else { throw YizhanError(.invalidArgument, "envelope is not an object") }
+            objects.append(o)
+            payloads.append(JSONValue.object(o).canonicalBytes())
+        }
+        let signatures = try JWS.signBatch(payloads: payloads, key: key, certificate: certificate)
+        return zip(zip(envelopes, objects), zip(payloads, signatures)).map { eo, ps in
+            var (e, o) = eo
+            let (payload, sig) = ps
+            e.signature = sig
+            var so: [String: JSONValue] = ["protected": .string(sig.protected), "signature": .string(sig.signature)]
+            if let b = sig.batch {
+                so["batch"] = .object(["index": .number(Double(b.index)), "size": .number(Double(b.size)), "path": .array(b.path.map { .string($0) })])
+            }
+            o["signature"] = .object(so)
+            let json = JSONValue.object(o)
+            return SignedEnvelope(bytes: json.canonicalBytes(), envelope: e, json: json, payloadSha256: Digest.sha256Hex(payload))
+        }
+    }
+
     init(bytes: [UInt8], envelope: Envelope, json: JSONValue, payloadSha256: String) {
         self.bytes = bytes; self.envelope = envelope; self.json = json; self.payloadSha256 = payloadSha256
     }

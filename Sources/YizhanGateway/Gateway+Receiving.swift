@@ -5,55 +5,152 @@ import YizhanCrypto
 import YizhanStore
 
 extension Gateway {
-    func receiveLoop(_ conn: AMQPConnection, _ deliveries: AMQPConnection.Deliveries) async throws {
-        for try await d in deliveries {
-            // Storage failing (disk full, I/O error) holds the message unacked and retries it in
-            // place: requeueing would spend the queue's delivery limit and could dead-letter it.
-            var attempt = 0
-            var stored: Bool
-            while true {
-                do {
-                    stored = try await handle(d)
-                    break
-                } catch where StorageFailure.isTransient(error) {
-                    let wait = StorageFailure.delay(attempt: attempt)
-                    attempt += 1
-                    metrics.storageFailures.increment()
-                    logger.error("cannot store an incoming message (disk full or I/O error); holding it and retrying", metadata: ["message": "\(d.messageID ?? "-")", "error": "\(error)", "in": "\(wait)"])
-                    try await Task.sleep(for: wait)
-                    if let f = conn.failure { throw f }
+    /// Takes deliveries in the groups the broker sent them (up to the prefetch window), verifies
+    /// them side by side on every core, and stores plain documents and gateway receipts of a group
+    /// in one transaction; anything else (chunks, transfers, linked or refused messages) is handled
+    /// one by one, in order. Every message is acked only once what it brought is stored.
+    func receiveLoop(_ conn: AMQPConnection, _ batches: AMQPConnection.DeliveryBatches) async throws {
+        for try await batch in batches {
+            let verdicts = await verifyAll(batch)
+            var group: [(AMQPDelivery, InboundVerifier.Accepted)] = []
+            for (d, v) in zip(batch, verdicts) {
+                if case .accepted(let a) = v, Self.joinsGroup(a.signed.envelope) {
+                    group.append((d, a))
+                    continue
+                }
+                // Order matters past this point (a chase may name a document of this group): store the group first.
+                try await flush(&group, conn)
+                var stored = false
+                try await holding(d, conn) { stored = try await self.handle(d, v) }
+                if stored {
+                    // Stored (or quarantined) first, then acked: a crash in between means a redelivery,
+                    // which the inbox's primary key turns into a duplicate, never a second document.
+                    try conn.ack(d)
+                } else {
+                    // The registry could not be asked: back to the queue, tried again shortly (the queue's
+                    // delivery limit dead-letters it if this never resolves; nothing is dropped).
+                    try await Task.sleep(for: .seconds(1))
+                    try conn.reject(d, requeue: true)
                 }
             }
-            if attempt > 0 { logger.notice("storage works again; the held message is stored", metadata: ["message": "\(d.messageID ?? "-")"]) }
-            if stored {
-                // Stored (or quarantined) first, then acked: a crash in between means a redelivery,
-                // which the inbox's primary key turns into a duplicate, never a second document.
-                try conn.ack(d)
-            } else {
-                // The registry could not be asked: back to the queue, tried again shortly (the queue's
-                // delivery limit dead-letters it if this never resolves; nothing is dropped).
-                try await Task.sleep(for: .seconds(1))
-                try conn.reject(d, requeue: true)
-            }
+            try await flush(&group, conn)
             doorbell.ring()
         }
         throw AMQPError(.connectionClosed, "consumer ended")
     }
 
-    /// Returns false when the message should be tried again later instead of acked.
-    func handle(_ d: AMQPDelivery) async throws -> Bool {
-        // Refused before any parsing: nothing legitimate is this large (see InboundVerifier.Limits).
-        if d.body.count > ReceiveLimits.message {
-            return try refuse(d, .init(code: .oversize, detail: "message of \(d.body.count) bytes exceeds \(ReceiveLimits.message); only its first 64 KiB are kept",
-                                       identified: nil, claimedSender: nil), keep: ReceiveLimits.keptOfOversize)
+    /// What one message's checks decided, before anything is stored.
+    enum Verdict: Sendable {
+        case oversize
+        case chunk
+        case accepted(InboundVerifier.Accepted)
+        case refused(InboundVerifier.Rejected)
+    }
+
+    /// Documents without links or chunks, and the gateway's own receipts: stored together.
+    static func joinsGroup(_ e: Envelope) -> Bool {
+        switch e.kind {
+        case .receipt: return e.receipt.map { !$0.status.isClerkAct } ?? false
+        case .reply, .chase, .attendance: return false
+        default: return e.transfer == nil
         }
-        if d.contentType == ChunkFrame.contentType { return try await handleChunk(d) }
+    }
+
+    func verifyAll(_ batch: [AMQPDelivery]) async -> [Verdict] {
+        if batch.count == 1 { return [await verdict(batch[0])] }
+        return await withTaskGroup(of: (Int, Verdict).self) { g in
+            for (i, d) in batch.enumerated() { g.addTask { (i, await self.verdict(d)) } }
+            var out = [Verdict](repeating: .chunk, count: batch.count)
+            for await (i, v) in g { out[i] = v }
+            return out
+        }
+    }
+
+    func verdict(_ d: AMQPDelivery) async -> Verdict {
+        // Refused before any parsing: nothing legitimate is this large (see InboundVerifier.Limits).
+        if d.body.count > ReceiveLimits.message { return .oversize }
+        if d.contentType == ChunkFrame.contentType { return .chunk }
         let dir = directory
         let result = await verifier.verify(d, directory: { refresh in
             refresh ? await dir.refresh(minimumInterval: 0.25) : await dir.current
         }, confirmed: { await dir.lastRefreshSucceeded })
         switch result {
-        case .success(let a):
+        case .success(let a): return .accepted(a)
+        case .failure(let r): return .refused(r)
+        }
+    }
+
+    /// Storage failing (disk full, I/O error) holds the message unacked and retries it in place:
+    /// requeueing would spend the queue's delivery limit and could dead-letter it.
+    func holding(_ d: AMQPDelivery?, _ conn: AMQPConnection, _ step: () async throws -> Void) async throws {
+        var attempt = 0
+        while true {
+            do {
+                try await step()
+                break
+            } catch where StorageFailure.isTransient(error) {
+                let wait = StorageFailure.delay(attempt: attempt)
+                attempt += 1
+                metrics.storageFailures.increment()
+                logger.error("cannot store incoming messages (disk full or I/O error); holding them and retrying",
+                             metadata: ["message": "\(d?.messageID ?? "-")", "error": "\(error)", "in": "\(wait)"])
+                try await Task.sleep(for: wait)
+                if let f = conn.failure { throw f }
+            }
+        }
+        if attempt > 0 { logger.notice("storage works again; the held messages are stored", metadata: ["message": "\(d?.messageID ?? "-")"]) }
+    }
+
+    /// Stores a group in one transaction: its documents (each with its receipt, queued for
+    /// signing) and the receipts it brought; then acks every message.
+    func flush(_ group: inout [(AMQPDelivery, InboundVerifier.Accepted)], _ conn: AMQPConnection) async throws {
+        guard !group.isEmpty else { return }
+        let items = group
+        group.removeAll(keepingCapacity: true)
+        let docs = items.filter { $0.1.signed.envelope.kind != .receipt }
+        // Receipts are queued unsigned in the same transaction; the send loop signs whatever
+        // receipts are waiting together, so under load one signature covers many.
+        let incoming = try docs.map { _, a in
+            let e = a.signed.envelope
+            return (GatewayStore.Incoming(envelope: e, bytes: a.signed.bytes, payloadSha256: a.signed.payloadSha256, onBehalfOf: a.onBehalfOf, parts: a.parts),
+                    GatewayStore.ReceiptToSign(to: e.sender.rawValue, receipt: ReceiptInfo(status: .delivered, document: e.id, payloadSha256: a.signed.payloadSha256,
+                                                                                           onBehalfOf: try a.onBehalfOf.map { try UnitCode($0) })))
+        }
+        let arrived = items.compactMap { _, a -> GatewayStore.ArrivedReceipt? in
+            let e = a.signed.envelope
+            guard e.kind == .receipt, let r = e.receipt else { return nil }
+            return GatewayStore.ArrivedReceipt(id: e.id, from: e.sender.rawValue, receipt: r, envelope: a.signed.bytes, signedAt: Timestamp.parse(e.created))
+        }
+        var absorbed: GatewayStore.Absorbed? = nil
+        try await holding(items.first?.0, conn) { absorbed = try self.store.absorb(documents: incoming, receipts: arrived) }
+        guard let absorbed else { return }
+        for ((_, a), r) in zip(docs, absorbed.documents) {
+            let e = a.signed.envelope
+            if case .duplicate = r {
+                logger.info("duplicate delivery; receipt sent again", metadata: ["document": "\(e.id)"])
+            } else {
+                metrics.received.increment()
+                logger.info("document received", metadata: ["document": "\(e.id)", "from": "\(e.sender)"])
+            }
+        }
+        let now = Date()
+        for (r, queued) in zip(arrived, absorbed.queuedAt) {
+            metrics.receipts.increment()
+            if let queued { metrics.deliveryLatency.recordNanoseconds(Int64(max(0, now.timeIntervalSince(queued)) * 1e9)) }
+            logger.info("receipt verified", metadata: ["document": "\(r.receipt.document)", "from": "\(r.from)", "status": "\(r.receipt.status.rawValue)"])
+        }
+        for (d, _) in items { try conn.ack(d) }
+    }
+
+    /// Returns false when the message should be tried again later instead of acked.
+    func handle(_ d: AMQPDelivery, _ v: Verdict) async throws -> Bool {
+        switch v {
+        case .oversize:
+            return try refuse(d, .init(code: .oversize, detail: "message of \(d.body.count) bytes exceeds \(ReceiveLimits.message); only its first 64 KiB are kept",
+                                       identified: nil, claimedSender: nil), keep: ReceiveLimits.keptOfOversize)
+        case .chunk:
+            return try await handleChunk(d)
+        case .accepted(let a):
             let e = a.signed.envelope
             // A link that points nowhere (a reply to an unknown request, ...) is refused like any bad input.
             let linked = [.reply, .chase, .attendance].contains(e.kind) || e.receipt?.status.isClerkAct == true
@@ -90,10 +187,10 @@ extension Gateway {
                 logger.info("document received", metadata: ["document": "\(e.id)", "from": "\(e.sender)"])
             }
             return true
-        case .failure(let r) where r.retryLater:
+        case .refused(let r) where r.retryLater:
             logger.warning("registry unreachable; message requeued until the directory can be checked", metadata: ["reason": "\(r.code.rawValue)", "detail": "\(r.detail)"])
             return false
-        case .failure(let r):
+        case .refused(let r):
             return try refuse(d, r)
         }
     }

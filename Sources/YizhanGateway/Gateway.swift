@@ -108,8 +108,9 @@ public final class Gateway: Service, Sendable {
 
     /// One broker connection's worth of work; throws when the connection is lost.
     func session(_ conn: AMQPConnection) async throws {
-        // Prefetch bounds memory too: up to this many chunk messages (1 MiB each by default) may be buffered.
-        let deliveries = try await conn.consume(queue: "yizhan.unit.\(config.unit)", prefetch: 16)
+        // The prefetch window is also the largest group verified side by side and stored in one
+        // transaction; it bounds memory too: up to this many chunk messages (1 MiB each by default) may be buffered.
+        let deliveries = try await conn.consumeBatches(queue: "yizhan.unit.\(config.unit)", prefetch: 32)
         let events = try await conn.consume(queue: "yizhan.events.\(config.unit)", prefetch: 16)
         logger.info("connected", metadata: ["queue": "yizhan.unit.\(config.unit)"])
         try await withThrowingTaskGroup(of: Void.self) { g in

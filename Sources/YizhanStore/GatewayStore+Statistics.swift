@@ -68,6 +68,12 @@ extension GatewayStore {
     }
 
     /// Seconds from storing to the delivered receipt, per delivered copy of a document stored since `since`.
+    /// Copies in the delivered state (receipts never get there: nothing acknowledges a receipt),
+    /// counted on the state index without touching the table, for pollers.
+    public func deliveredCount() throws -> Int {
+        try writer.read { db in try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM deliveries WHERE state = 'delivered'") ?? 0 }
+    }
+
     public func deliveryLatencies(since: Date) throws -> [Double] {
         try writer.read { db in
             try Double.fetchAll(db, sql: """

@@ -102,6 +102,8 @@ public struct GatewayStore: Sendable {
         public var transfer: TransferInfo?
         public var position: Int
         public var kind: Envelope.Kind
+        /// Inline parts' bytes, read with the due copies (framed documents only).
+        public var parts: [[UInt8]] = []
     }
 
     public struct DeliveryStatus: Sendable, Codable, Equatable {
@@ -255,11 +257,19 @@ public struct GatewayStore: Sendable {
     /// Documents stored by `doc send` that the gateway has not signed yet.
     public func unsigned(limit: Int = 100) throws -> [Unsigned] {
         try writer.read { db in
-            let rows = try Row.fetchAll(db, sql: "SELECT * FROM outbox WHERE envelope IS NULL ORDER BY created_at LIMIT ?", arguments: [limit])
+            // Three statements for the whole batch (one snapshot), not three per document.
+            let rows = try Row.fetchAll(db.cachedStatement(sql: "SELECT * FROM outbox WHERE envelope IS NULL ORDER BY created_at LIMIT ?"), arguments: [limit])
+            guard !rows.isEmpty else { return [] }
+            let picked = "SELECT id FROM outbox WHERE envelope IS NULL ORDER BY created_at LIMIT ?"
+            var recipients: [String: [Envelope.Recipient]] = [:], parts: [String: [Envelope.Part]] = [:]
+            for r in try Row.fetchAll(db.cachedStatement(sql: "SELECT document_id, recipient, role FROM deliveries WHERE document_id IN (\(picked)) ORDER BY rowid"), arguments: [limit]) {
+                recipients[r["document_id"], default: []].append(Envelope.Recipient(unit: try UnitCode(r["recipient"]), role: Envelope.Recipient.Role(rawValue: r["role"]) ?? .main))
+            }
+            for p in try Row.fetchAll(db.cachedStatement(sql: "SELECT document_id, name, media_type, size, sha256 FROM outbox_parts WHERE document_id IN (\(picked)) ORDER BY document_id, idx"), arguments: [limit]) {
+                parts[p["document_id"], default: []].append(Envelope.Part(name: p["name"], mediaType: p["media_type"], size: p["size"], sha256: p["sha256"]))
+            }
             return try rows.map { row in
                 let id: String = row["id"]
-                let recips = try Row.fetchAll(db, sql: "SELECT recipient, role FROM deliveries WHERE document_id = ? ORDER BY rowid", arguments: [id])
-                let parts = try Row.fetchAll(db, sql: "SELECT name, media_type, size, sha256 FROM outbox_parts WHERE document_id = ? ORDER BY idx", arguments: [id])
                 let docJSON: String? = row["document_json"]
                 let receiptJSON: String? = row["receipt_json"]
                 let extrasJSON: String? = row["extras_json"]
@@ -269,8 +279,8 @@ public struct GatewayStore: Sendable {
                     document: try docJSON.map { try JSONValue.parse($0).decode(DocumentInfo.self) },
                     receipt: try receiptJSON.map { try JSONValue.parse($0).decode(ReceiptInfo.self) },
                     inReplyTo: row["in_reply_to"],
-                    recipients: try recips.map { Envelope.Recipient(unit: try UnitCode($0["recipient"]), role: Envelope.Recipient.Role(rawValue: $0["role"]) ?? .main) },
-                    parts: parts.map { Envelope.Part(name: $0["name"], mediaType: $0["media_type"], size: $0["size"], sha256: $0["sha256"]) },
+                    recipients: recipients[id] ?? [],
+                    parts: parts[id] ?? [],
                     extras: try extrasJSON.map { try JSONValue.parse($0).decode(Extras.self) } ?? Extras())
             }
         }
@@ -281,47 +291,81 @@ public struct GatewayStore: Sendable {
     }
 
     /// Stores signed envelopes in one transaction; each only if still unsigned.
+    /// Receipts get no trail of their own (the document they answer has one).
     public func markSigned(_ batch: [(id: String, envelope: [UInt8], payloadSha256: String)], now: Date = Date()) throws {
         guard !batch.isEmpty else { return }
         try writer.write { db in
             for (id, envelope, payloadSha256) in batch {
-                try db.run("UPDATE outbox SET envelope = ?, payload_sha256 = ? WHERE id = ? AND envelope IS NULL",
-                           arguments: [Data(envelope), payloadSha256, id])
-                if db.changesCount == 1 { try Self.trail(db, id, nil, "signed", nil, now) }
+                let kind = try String.fetchOne(db.cachedStatement(sql: "UPDATE outbox SET envelope = ?, payload_sha256 = ? WHERE id = ? AND envelope IS NULL RETURNING kind"),
+                                               arguments: [Data(envelope), payloadSha256, id])
+                if let kind, kind != "receipt" { try Self.trail(db, id, nil, "signed", nil, now) }
             }
         }
     }
 
+    /// One copy of a document: the document and one recipient.
+    public struct CopyKey: Hashable, Sendable {
+        public var documentID: String
+        public var recipient: String
+        public init(documentID: String, recipient: String) { self.documentID = documentID; self.recipient = recipient }
+    }
+
     /// Copies whose (re)publication is due, oldest first: either the framed ones or the chunked
     /// transfers (which the gateway runs apart so a large file never holds up small documents).
-    public func due(now: Date = Date(), limit: Int = 200, chunked: Bool = false) throws -> [Due] {
+    /// Copies in `skipping` (already being published) are passed over before any envelope is read.
+    public func due(now: Date = Date(), limit: Int = 200, chunked: Bool = false, skipping: Set<CopyKey> = []) throws -> [Due] {
         try writer.read { db in
-            try Row.fetchAll(db, sql: """
-                SELECT d.document_id, d.recipient, d.attempts, d.transfer_position, o.envelope, o.extras_json, o.kind,
+            let rows = try Row.fetchAll(db.cachedStatement(sql: """
+                SELECT d.document_id, d.recipient, d.attempts, d.transfer_position, o.extras_json, o.kind,
                        EXISTS (SELECT 1 FROM outbox_parts p WHERE p.document_id = d.document_id) AS has_parts
                 FROM deliveries d JOIN outbox o ON o.id = d.document_id
                 WHERE d.state = 'queued' AND d.next_attempt_at <= ? AND o.envelope IS NOT NULL
                   AND (EXISTS (SELECT 1 FROM outbox_parts p WHERE p.document_id = d.document_id AND p.file IS NOT NULL)) = ?
                 ORDER BY d.next_attempt_at LIMIT ?
-                """, arguments: [now.storeTime, chunked, limit]).map {
-                let extras = try ($0["extras_json"] as String?).map { try JSONValue.parse($0).decode(Extras.self) }
-                return Due(documentID: $0["document_id"], recipient: $0["recipient"], attempts: $0["attempts"],
-                           envelope: Array(($0["envelope"] as Data?) ?? Data()), hasParts: $0["has_parts"], transfer: extras?.transfer,
-                           position: $0["transfer_position"], kind: Envelope.Kind(rawValue: $0["kind"]) ?? .document)
+                """), arguments: [now.storeTime, chunked, limit + skipping.count])
+            var due: [Due] = []
+            for r in rows where due.count < limit {
+                guard !skipping.contains(CopyKey(documentID: r["document_id"], recipient: r["recipient"])) else { continue }
+                let extras = try (r["extras_json"] as String?).map { try JSONValue.parse($0).decode(Extras.self) }
+                due.append(Due(documentID: r["document_id"], recipient: r["recipient"], attempts: r["attempts"], envelope: [],
+                               hasParts: r["has_parts"], transfer: extras?.transfer, position: r["transfer_position"],
+                               kind: Envelope.Kind(rawValue: r["kind"]) ?? .document))
+            }
+            guard !due.isEmpty else { return [] }
+            // Envelopes (and inline parts of framed copies) for the chosen copies, a few statements in all.
+            let ids = Array(Set(due.map(\.documentID)))
+            var envelopes: [String: [UInt8]] = [:], parts: [String: [[UInt8]]] = [:]
+            for start in stride(from: 0, to: ids.count, by: 500) {
+                let slice = Array(ids[start..<min(ids.count, start + 500)])
+                let marks = Array(repeating: "?", count: slice.count).joined(separator: ",")
+                for r in try Row.fetchAll(db, sql: "SELECT id, envelope FROM outbox WHERE id IN (\(marks))", arguments: StatementArguments(slice)) {
+                    envelopes[r["id"]] = Array((r["envelope"] as Data?) ?? Data())
+                }
+                guard !chunked else { continue }
+                for r in try Row.fetchAll(db, sql: "SELECT document_id, data FROM outbox_parts WHERE document_id IN (\(marks)) AND data IS NOT NULL ORDER BY document_id, idx",
+                                          arguments: StatementArguments(slice)) {
+                    parts[r["document_id"], default: []].append(Array((r["data"] as Data?) ?? Data()))
+                }
+            }
+            return due.map { d in
+                var d = d
+                d.envelope = envelopes[d.documentID] ?? []
+                if d.hasParts && !chunked { d.parts = parts[d.documentID] ?? [] }
+                return d
             }
         }
     }
 
     public func partsData(documentID: String) throws -> [[UInt8]] {
         try writer.read { db in
-            try Data.fetchAll(db, sql: "SELECT data FROM outbox_parts WHERE document_id = ? AND data IS NOT NULL ORDER BY idx", arguments: [documentID]).map { Array($0) }
+            try Data.fetchAll(db.cachedStatement(sql: "SELECT data FROM outbox_parts WHERE document_id = ? AND data IS NOT NULL ORDER BY idx"), arguments: [documentID]).map { Array($0) }
         }
     }
 
     /// The next time a queued copy becomes due, so the sender can sleep until then.
     public func nextDue() throws -> Date? {
         try writer.read { db in
-            try Double.fetchOne(db, sql: "SELECT MIN(d.next_attempt_at) FROM deliveries d JOIN outbox o ON o.id = d.document_id WHERE d.state = 'queued' AND o.envelope IS NOT NULL")
+            try Double.fetchOne(db.cachedStatement(sql: "SELECT MIN(d.next_attempt_at) FROM deliveries d JOIN outbox o ON o.id = d.document_id WHERE d.state = 'queued' AND o.envelope IS NOT NULL"))
                 .map { Date(timeIntervalSince1970: $0) }
         }
     }
@@ -384,15 +428,71 @@ public struct GatewayStore: Sendable {
     /// Stores a verified document and queues its receipt in one transaction. A document seen
     /// before is not stored again; its stored receipt is queued for sending again instead.
     public func receive(_ incoming: Incoming, receipt: SignedReceipt, now: Date = Date()) throws -> InboxResult {
+        try writer.write { db in try Self.receive(db, incoming, receiptID: receipt.id, now: now) { try Self.insertReceipt(db, receipt, now: now) } }
+    }
+
+    /// A receipt to queue unsigned: the gateway's send loop signs all waiting receipts together
+    /// (one signature over their hash tree), so under load a signature covers many.
+    public struct ReceiptToSign: Sendable {
+        public var id: String
+        public var to: String
+        public var receipt: ReceiptInfo
+        public init(id: String = UUIDv7.make(), to: String, receipt: ReceiptInfo) { self.id = id; self.to = to; self.receipt = receipt }
+    }
+
+    /// A receipt that arrived and verified, to apply to the delivery it answers.
+    public struct ArrivedReceipt: Sendable {
+        public var id: String
+        public var from: String
+        public var receipt: ReceiptInfo
+        public var envelope: [UInt8]
+        public var signedAt: Date?
+        public init(id: String, from: String, receipt: ReceiptInfo, envelope: [UInt8], signedAt: Date?) {
+            self.id = id; self.from = from; self.receipt = receipt; self.envelope = envelope; self.signedAt = signedAt
+        }
+    }
+
+    /// What a batch stored: per document stored or duplicate; per receipt when the document it
+    /// answers was stored here (for the delivery latency), nil when unknown.
+    public struct Absorbed: Sendable {
+        public var documents: [InboxResult]
+        public var queuedAt: [Date?]
+    }
+
+    /// Verified documents (each with its receipt) and verified receipts, stored in one
+    /// transaction: a prefetch window of messages costs one commit, not one each.
+    public func absorb(documents: [(Incoming, ReceiptToSign)], receipts: [ArrivedReceipt], now: Date = Date()) throws -> Absorbed {
         try writer.write { db in
+            var results: [InboxResult] = [], queued: [Date?] = []
+            for (incoming, r) in documents {
+                results.append(try Self.receive(db, incoming, receiptID: r.id, now: now) {
+                    let receiptJSON = String(decoding: try JSONValue.from(r.receipt).canonicalBytes(), as: UTF8.self)
+                    try db.run("INSERT INTO outbox (id, kind, created_at, in_reply_to, receipt_json) VALUES (?, 'receipt', ?, ?, ?)",
+                               arguments: [r.id, now.storeTime, r.receipt.document, receiptJSON])
+                    try db.run("INSERT INTO deliveries (document_id, recipient, role, state, next_attempt_at) VALUES (?, ?, 'main', 'queued', ?)",
+                               arguments: [r.id, r.to, now.storeTime])
+                })
+            }
+            for r in receipts {
+                try Self.applyReceipt(db, id: r.id, from: r.from, receipt: r.receipt, envelope: r.envelope, signedAt: r.signedAt, now: now)
+                queued.append(r.receipt.status == .delivered
+                    ? try Double.fetchOne(db.cachedStatement(sql: "SELECT created_at FROM outbox WHERE id = ?"), arguments: [r.receipt.document]).map { Date(timeIntervalSince1970: $0) }
+                    : nil)
+            }
+            return Absorbed(documents: results, queuedAt: queued)
+        }
+    }
+
+    static func receive(_ db: Database, _ incoming: Incoming, receiptID: String, now: Date, insertReceipt: () throws -> Void) throws -> InboxResult {
+        do {
             let e = incoming.envelope
-            if let existing = try String.fetchOne(db, sql: "SELECT receipt_id FROM inbox WHERE id = ?", arguments: [e.id]) {
+            if let existing = try String.fetchOne(db.cachedStatement(sql: "SELECT receipt_id FROM inbox WHERE id = ?"), arguments: [e.id]) {
                 try db.run( "UPDATE deliveries SET state = 'queued', next_attempt_at = ? WHERE document_id = ?", arguments: [now.storeTime, existing])
                 try Self.trail(db, e.id, e.sender.rawValue, "duplicate", "already in the inbox; receipt sent again", now)
                 return .duplicate(receiptID: existing)
             }
-            try Self.insertReceipt(db, receipt, now: now)
-            try Self.insertInbox(db, e, bytes: incoming.bytes, payloadSha256: incoming.payloadSha256, onBehalfOf: incoming.onBehalfOf, receiptID: receipt.id, now: now)
+            try insertReceipt()
+            try Self.insertInbox(db, e, bytes: incoming.bytes, payloadSha256: incoming.payloadSha256, onBehalfOf: incoming.onBehalfOf, receiptID: receiptID, now: now)
             for (i, p) in e.parts.enumerated() {
                 try db.run( "INSERT INTO inbox_parts (document_id, idx, name, media_type, size, sha256, data) VALUES (?, ?, ?, ?, ?, ?, ?)",
                                arguments: [e.id, i, p.name, p.mediaType, p.size, p.sha256, Data(incoming.parts[i])])
@@ -444,8 +544,12 @@ public struct GatewayStore: Sendable {
     /// Applies a verified receipt to the sender's delivery state: delivered or rejected by the
     /// receiving gateway, then signed for or returned by a clerk; adopted or not for a report.
     public func applyReceipt(id: String, from unit: String, receipt: ReceiptInfo, envelope: [UInt8], signedAt: Date? = nil, now: Date = Date()) throws {
-        try writer.write { db in
-            guard try Bool.fetchOne(db, sql: "SELECT 1 FROM receipts WHERE id = ?", arguments: [id]) == nil else { return }
+        try writer.write { db in try Self.applyReceipt(db, id: id, from: unit, receipt: receipt, envelope: envelope, signedAt: signedAt, now: now) }
+    }
+
+    static func applyReceipt(_ db: Database, id: String, from unit: String, receipt: ReceiptInfo, envelope: [UInt8], signedAt: Date?, now: Date) throws {
+        do {
+            guard try Bool.fetchOne(db.cachedStatement(sql: "SELECT 1 FROM receipts WHERE id = ?"), arguments: [id]) == nil else { return }
             try db.run( "INSERT INTO receipts (id, document_id, from_unit, status, reason, detail, on_behalf_of, received_at, envelope) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                            arguments: [id, receipt.document, unit, receipt.status.rawValue, receipt.reason, receipt.detail, receipt.onBehalfOf?.rawValue, now.storeTime, Data(envelope)])
             // A successor answers for the unit the copy was addressed to.

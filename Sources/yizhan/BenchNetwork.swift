@@ -126,6 +126,16 @@ final class GatewayProcess: @unchecked Sendable {
         return (kb("VmRSS:"), kb("VmHWM:"))
     }
 
+    /// What the resident set is made of, in KiB: pages only this process holds (anonymous and
+    /// private file pages) and its proportional share of pages shared with other processes.
+    var composition: (privateKiB: Int, pss: Int, sharedClean: Int) {
+        guard let s = try? String(contentsOfFile: "/proc/\(pid)/smaps_rollup", encoding: .utf8) else { return (0, 0, 0) }
+        func kb(_ key: String) -> Int {
+            s.split(separator: "\n").first { $0.hasPrefix(key) }.flatMap { Int($0.split(separator: " ").dropFirst().first { !$0.isEmpty }.map(String.init) ?? "") } ?? 0
+        }
+        return (kb("Private_Clean:") + kb("Private_Dirty:"), kb("Pss:"), kb("Shared_Clean:"))
+    }
+
     /// User + system CPU seconds so far.
     var cpuSeconds: Double {
         guard let s = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8), let close = s.lastIndex(of: ")") else { return 0 }

@@ -60,7 +60,7 @@ struct SeededRandom: RandomNumberGenerator {
 }
 
 final class FaultRun: @unchecked Sendable {
-    // @unchecked: driven by one task; the producer task only touches `enqueued` (atomic) and the store.
+    // @unchecked: driven by one task; the producer task only touches `enqueued` and `holding` (atomics) and the store.
     enum Fault: String {
         case killSender = "SIGKILL sender", killReceiver = "SIGKILL receiver", brokerRestart = "broker restart", closeAll = "broker closes all connections"
         case diskFull = "receiver's disk full", stopNode = "cluster node stopped", stopLeader = "node leading the receiver's queue stopped"
@@ -69,6 +69,10 @@ final class FaultRun: @unchecked Sendable {
     let net: BenchNetwork
     let o: FaultBench
     let enqueued = Atomic<Int>(0)
+    /// The stream pauses while a fault is being made (a kill, a restart), so that it cannot run
+    /// ahead of the schedule and leave the later faults hitting an idle network; a full disk is
+    /// held while documents keep coming, which is what the receiver has to meet.
+    let holding = Atomic<Bool>(false)
     var sender: Process?
     var receiver: Process?
     var homes: [GatewayHome] = []
@@ -174,6 +178,7 @@ final class FaultRun: @unchecked Sendable {
         let producer = Task { [self, body] in
             var n = 0
             while n < total {
+                while self.holding.load(ordering: .relaxed) { try await Task.sleep(for: .milliseconds(20)) }
                 let k = min(perTick, total - n)
                 let drafts = (0..<k).map { i in
                     GatewayStore.Draft(kind: .document, document: DocumentInfo(title: "故障演练第\(n + i + 1)号", type: "通知"),
@@ -197,6 +202,8 @@ final class FaultRun: @unchecked Sendable {
             }
             let at = String(format: "%.0f %%", point * 100)
             note = ""
+            holding.store(fault != .diskFull, ordering: .relaxed)
+            defer { holding.store(false, ordering: .relaxed) }
             switch fault {
             case .killSender:
                 Self.kill9(sender)
