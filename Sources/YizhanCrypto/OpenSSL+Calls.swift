@@ -71,11 +71,16 @@ enum OpenSSL {
         return out
     }
 
+    /// SHA-256 fetched from the provider once: `EVP_sha256()` makes OpenSSL 3 look the algorithm
+    /// up again on every call, and every message is hashed several times.
+    /// `nonisolated(unsafe)`: a fetched EVP_MD is immutable and may be used from any thread.
+    nonisolated(unsafe) static let sha256Method: OpaquePointer? = EVP_MD_fetch(nil, "SHA2-256", nil)
+
     static func sha256(_ data: some ContiguousBytes) -> [UInt8] {
         var md = [UInt8](repeating: 0, count: 32)
         var len: UInt32 = 0
         _ = data.withUnsafeBytes { raw in
-            EVP_Digest(raw.baseAddress, raw.count, &md, &len, EVP_sha256(), nil)
+            EVP_Digest(raw.baseAddress, raw.count, &md, &len, sha256Method ?? EVP_sha256(), nil)
         }
         return md
     }
@@ -107,7 +112,7 @@ final class DigestContext {
 
     init() throws(CryptoError) {
         ctx = try OpenSSL.nonNil(EVP_MD_CTX_new(), .unsupported, "EVP_MD_CTX_new")
-        try OpenSSL.check(EVP_DigestInit_ex(ctx, EVP_sha256(), nil), .unsupported, "EVP_DigestInit_ex")
+        try OpenSSL.check(EVP_DigestInit_ex(ctx, OpenSSL.sha256Method ?? EVP_sha256(), nil), .unsupported, "EVP_DigestInit_ex")
     }
 
     func update(_ data: UnsafeRawBufferPointer) {

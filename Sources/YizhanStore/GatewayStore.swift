@@ -725,6 +725,11 @@ public struct GatewayStore: Sendable {
         }
     }
 
+    /// The signed receipt envelopes as they arrived (for audit and export: each verifies on its own).
+    public func receiptEnvelopes() throws -> [[UInt8]] {
+        try writer.read { db in try Data.fetchAll(db, sql: "SELECT envelope FROM receipts ORDER BY received_at, id").map { Array($0) } }
+    }
+
     /// Delivery states of all outgoing documents (receipts excluded), counted.
     public func deliveryCounts() throws -> [String: Int] {
         try writer.read { db in

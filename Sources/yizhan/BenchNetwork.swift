@@ -128,12 +128,13 @@ final class GatewayProcess: @unchecked Sendable {
 
     /// What the resident set is made of, in KiB: pages only this process holds (anonymous and
     /// private file pages) and its proportional share of pages shared with other processes.
-    var composition: (privateKiB: Int, pss: Int, sharedClean: Int) {
+    var composition: (privateKiB: Int, pss: Int, shared: Int) {
         guard let s = try? String(contentsOfFile: "/proc/\(pid)/smaps_rollup", encoding: .utf8) else { return (0, 0, 0) }
         func kb(_ key: String) -> Int {
             s.split(separator: "\n").first { $0.hasPrefix(key) }.flatMap { Int($0.split(separator: " ").dropFirst().first { !$0.isEmpty }.map(String.init) ?? "") } ?? 0
         }
-        return (kb("Private_Clean:") + kb("Private_Dirty:"), kb("Pss:"), kb("Shared_Clean:"))
+        let own = kb("Private_Clean:") + kb("Private_Dirty:")
+        return (own, kb("Pss:"), kb("Rss:") - own)
     }
 
     /// User + system CPU seconds so far.

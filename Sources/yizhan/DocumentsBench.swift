@@ -106,7 +106,7 @@ struct DocumentsBench: AsyncParsableCommand {
         print(String(format: "  idle gateway RSS: %.1f MiB at most   [target under 30 MiB]", Double(idle.max() ?? 0) / 1024))
         for (i, c) in idleParts.enumerated() {
             print(String(format: "    of which gateway %d's own pages %.1f MiB, shared library pages %.1f MiB (PSS %.1f MiB)",
-                         i + 1, Double(c.privateKiB) / 1024, Double(c.sharedClean) / 1024, Double(c.pss) / 1024))
+                         i + 1, Double(c.privateKiB) / 1024, Double(c.shared) / 1024, Double(c.pss) / 1024))
         }
 
         // Baselines with the message size the gateway puts on the wire for these documents.

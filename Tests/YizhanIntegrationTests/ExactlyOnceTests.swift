@@ -86,6 +86,17 @@ extension BrokerTests {
         #expect(Set(try storeA.receipts().map(\.documentID)) == Set(ids))
         #expect(try storeB.quarantined().isEmpty)
         #expect(try storeA.quarantined().isEmpty)
+        // Under this load B signed its receipts in batches; each stored receipt still verifies on
+        // its own (signature over the tree head, inclusion proof) and fits the published schema.
+        let envelopes = try storeA.receiptEnvelopes()
+        var batched = 0, largest = 0
+        for e in envelopes {
+            let (opened, signer) = try SignedEnvelope.open(e)
+            #expect(signer.commonName == b.rawValue)
+            if let batch = opened.envelope.signature?.batch { batched += 1; largest = max(largest, batch.size) }
+        }
+        #expect(batched > 0 && largest > 1, "\(batched) batch-signed receipts, largest batch \(largest)")
+        #expect(try schemaErrors(envelopes).compactMap { $0 }.isEmpty)
         }
     }
 }
