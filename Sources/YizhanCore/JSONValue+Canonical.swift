@@ -102,3 +102,58 @@ extension JSONValue {
         return first + (rest.isEmpty ? "" : "." + rest) + "e" + sign + String(abs(e))
     }
 }
+
+/// An object's RFC 8785 bytes without one member, and where that member goes: a signed envelope
+/// is its signing payload with the signature spliced in, so it is serialised once, not twice.
+public struct CanonicalSplice: Sendable {
+    /// The canonical bytes without the member.
+    public let payload: [UInt8]
+    let key: String
+    /// Byte offset where the member is inserted, and whether it comes first among the members.
+    let at: Int
+    let first: Bool
+
+    /// The canonical bytes with the member set to `value`.
+    public func with(_ value: JSONValue) -> [UInt8] {
+        var member = [UInt8]()
+        JSONValue.writeString(key, into: &member)
+        member.append(UInt8(ascii: ":"))
+        value.writeCanonical(into: &member)
+        var out = [UInt8]()
+        out.reserveCapacity(payload.count + member.count + 1)
+        out.append(contentsOf: payload[..<at])
+        // An empty object takes the member alone; otherwise it is separated like any member.
+        let empty = payload.count == 2
+        if first {
+            out.append(contentsOf: member)
+            if !empty { out.append(UInt8(ascii: ",")) }
+        } else {
+            out.append(UInt8(ascii: ","))
+            out.append(contentsOf: member)
+        }
+        out.append(contentsOf: payload[at...])
+        return out
+    }
+}
+
+extension JSONValue {
+    /// Serialises this object without member `key` and remembers where `key` sorts among the rest.
+    /// Not an object: the whole value, with nowhere to splice (`with` then appends nothing useful).
+    public func canonicalSplice(omitting key: String) -> CanonicalSplice? {
+        guard case .object(var o) = self else { return nil }
+        o.removeValue(forKey: key)
+        var out: [UInt8] = [UInt8(ascii: "{")]
+        var at: Int? = nil, first = false
+        let keys = o.keys.sorted { $0.utf16.lexicographicallyPrecedes($1.utf16) }
+        for (n, k) in keys.enumerated() {
+            if at == nil, key.utf16.lexicographicallyPrecedes(k.utf16) { at = out.count; first = n == 0 }
+            if n > 0 { out.append(UInt8(ascii: ",")) }
+            Self.writeString(k, into: &out)
+            out.append(UInt8(ascii: ":"))
+            o[k]?.writeCanonical(into: &out)
+        }
+        if at == nil { at = out.count; first = keys.isEmpty }
+        out.append(UInt8(ascii: "}"))
+        return CanonicalSplice(payload: out, key: key, at: at ?? 1, first: first)
+    }
+}

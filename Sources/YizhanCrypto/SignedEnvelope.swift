@@ -14,39 +14,43 @@ public struct SignedEnvelope: Sendable {
     public static func sign(_ envelope: Envelope, key: PrivateKey, certificate: Certificate) throws -> SignedEnvelope {
         var e = envelope
         e.signature = nil
-        guard case .object(var o) = try JSONValue.from(e) else { throw YizhanError(.invalidArgument, "envelope is not an object") }
-        let payload = JSONValue.object(o).canonicalBytes()
-        let sig = try JWS.sign(payload: payload, type: JWS.envelopeType, key: key, certificate: certificate)
+        let unsigned = try JSONValue.from(e)
+        guard case .object(var o) = unsigned, let splice = unsigned.canonicalSplice(omitting: "signature") else {
+            throw YizhanError(.invalidArgument, "envelope is not an object")
+        }
+        let sig = try JWS.sign(payload: splice.payload, type: JWS.envelopeType, key: key, certificate: certificate)
         e.signature = sig
-        o["signature"] = .object(["protected": .string(sig.protected), "signature": .string(sig.signature)])
-        let json = JSONValue.object(o)
-        return SignedEnvelope(bytes: json.canonicalBytes(), envelope: e, json: json, payloadSha256: Digest.sha256Hex(payload))
+        let sigJSON = JSONValue.object(["protected": .string(sig.protected), "signature": .string(sig.signature)])
+        o["signature"] = sigJSON
+        return SignedEnvelope(bytes: splice.with(sigJSON), envelope: e, json: .object(o), payloadSha256: Digest.sha256Hex(splice.payload))
     }
 
     /// Signs many receipts with one signature (`JWS.signBatch`); each comes out with its own
     /// inclusion proof and verifies on its own.
     public static func signBatch(_ envelopes: [Envelope], key: PrivateKey, certificate: Certificate) throws -> [SignedEnvelope] {
-        var objects: [[String: JSONValue]] = [], payloads: [[UInt8]] = []
+        var objects: [[String: JSONValue]] = [], splices: [CanonicalSplice] = []
         for envelope in envelopes {
             guard envelope.kind == .receipt else { throw YizhanError(.invalidArgument, "only receipts are signed in batches") }
             var e = envelope
             e.signature = nil
-            guard case .object(let o) = try JSONValue.from(e) else { throw YizhanError(.invalidArgument, "envelope is not an object") }
+            let unsigned = try JSONValue.from(e)
+            guard case .object(let o) = unsigned, let splice = unsigned.canonicalSplice(omitting: "signature") else {
+                throw YizhanError(.invalidArgument, "envelope is not an object")
+            }
             objects.append(o)
-            payloads.append(JSONValue.object(o).canonicalBytes())
+            splices.append(splice)
         }
-        let signatures = try JWS.signBatch(payloads: payloads, key: key, certificate: certificate)
-        return zip(zip(envelopes, objects), zip(payloads, signatures)).map { eo, ps in
+        let signatures = try JWS.signBatch(payloads: splices.map(\.payload), key: key, certificate: certificate)
+        return zip(zip(envelopes, objects), zip(splices, signatures)).map { eo, ps in
             var (e, o) = eo
-            let (payload, sig) = ps
+            let (splice, sig) = ps
             e.signature = sig
             var so: [String: JSONValue] = ["protected": .string(sig.protected), "signature": .string(sig.signature)]
             if let b = sig.batch {
                 so["batch"] = .object(["index": .number(Double(b.index)), "size": .number(Double(b.size)), "path": .array(b.path.map { .string($0) })])
             }
             o["signature"] = .object(so)
-            let json = JSONValue.object(o)
-            return SignedEnvelope(bytes: json.canonicalBytes(), envelope: e, json: json, payloadSha256: Digest.sha256Hex(payload))
+            return SignedEnvelope(bytes: splice.with(.object(so)), envelope: e, json: .object(o), payloadSha256: Digest.sha256Hex(splice.payload))
         }
     }
 

@@ -72,3 +72,28 @@ import Testing
         }
     }
 }
+
+/// Splicing a member into canonical bytes gives exactly what serialising the whole object would.
+@Suite struct CanonicalSpliceTests {
+    @Test func splicedBytesEqualTheWholeSerialisation() throws {
+        let value = JSONValue.object(["protected": .string("eyJ9"), "signature": .string("c2ln")])
+        let objects: [[String: JSONValue]] = [
+            [:],
+            ["a": .number(1)],
+            ["z": .number(1)],
+            ["sender": .string("x"), "spec": .number(1)],
+            ["signForBy": .string("t"), "signature": .string("old"), "spec": .number(1), "created": .string("c"), "中文": .bool(true)],
+            ["kind": .string("receipt"), "parts": .array([]), "recipients": .array([.object(["unit": .string("u")])]), "sigma": .null, "sig": .null],
+        ]
+        for o in objects {
+            let splice = try #require(JSONValue.object(o).canonicalSplice(omitting: "signature"))
+            var without = o
+            without.removeValue(forKey: "signature")
+            #expect(splice.payload == JSONValue.object(without).canonicalBytes(), "\(o.keys.sorted())")
+            var with = o
+            with["signature"] = value
+            #expect(splice.with(value) == JSONValue.object(with).canonicalBytes(), "\(o.keys.sorted())")
+        }
+        #expect(JSONValue.array([]).canonicalSplice(omitting: "signature") == nil)
+    }
+}

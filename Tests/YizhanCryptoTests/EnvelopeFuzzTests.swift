@@ -26,6 +26,8 @@ struct SplitMix64: RandomNumberGenerator {
     let signed: [UInt8]
     /// An SM2-signed document stamped with an SM2 seal.
     let stamped: [UInt8]
+    /// Receipts signed in one batch (shared signature, each with its inclusion proof).
+    let batched: [[UInt8]]
 
     init() throws {
         let ca = try CertificateAuthority.create(name: "Fuzz CA")
@@ -47,6 +49,12 @@ struct SplitMix64: RandomNumberGenerator {
         var s = Envelope(kind: .document, sender: a, recipients: [.init(unit: b, role: .main)], created: Timestamp.format(Date()), document: doc, parts: parts)
         s.stamp = try Stamping.stamp(id: s.id, sender: a.rawValue, document: doc, parts: parts, sealID: "seal-f", key: sealKey, certificate: seal)
         stamped = try SignedEnvelope.sign(s, key: sm2, certificate: sm2Cert).bytes
+        let receipts = (0..<7).map { i in
+            Envelope(kind: .receipt, sender: a, recipients: [.init(unit: b, role: .main)], created: Timestamp.format(Date()), inReplyTo: UUIDv7.make(),
+                     receipt: ReceiptInfo(status: i == 3 ? .rejected : .delivered, document: UUIDv7.make(), payloadSha256: String(repeating: "d", count: 64),
+                                          reason: i == 3 ? "bad-signature" : nil))
+        }
+        batched = try SignedEnvelope.signBatch(receipts, key: key, certificate: cert).map(\.bytes)
     }
 
     static let tokens: [[UInt8]] = [
@@ -109,6 +117,13 @@ struct SplitMix64: RandomNumberGenerator {
             if let s = e.stamp { _ = try Stamping.verify(json: json, stamp: s) }
             _ = try SignedEnvelope.open(b)
         }
+        #expect(accepted < Self.iterations / 10)
+    }
+
+    /// The batch path: index, size and path are attacker-controlled numbers and hashes.
+    @Test func batchSignedReceipts() throws {
+        for b in batched { _ = try SignedEnvelope.open(b) }
+        let accepted = run("batch", corpus: batched) { b throws(YizhanError) in _ = try SignedEnvelope.open(b) }
         #expect(accepted < Self.iterations / 10)
     }
 

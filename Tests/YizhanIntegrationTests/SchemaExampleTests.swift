@@ -59,11 +59,26 @@ func emittedEnvelopes(_ stores: [GatewayStore]) throws -> [[UInt8]] {
                                                                                               "protected": .string("eyJ9"), "signature": .string("c2ln")]) }),
             ("a stamp without its time", try edit("document.json") { $0["stamp"] = .object(["seal": .string("s"), "protected": .string("eyJ9"),
                                                                                            "signature": .string("c2ln")]) }),
+            ("a batch proof on a document", try edit("document.json") { o in
+                var sig = o["signature"]?.objectValue ?? [:]
+                sig["batch"] = all["receipt-delivered-batch.json"]?["signature"]?["batch"]
+                o["signature"] = .object(sig) }),
+            ("a path hash that is not 32 bytes", try edit("receipt-delivered-batch.json") { o in
+                var sig = o["signature"]?.objectValue ?? [:], b = sig["batch"]?.objectValue ?? [:]
+                b["path"] = .array([.string("c2hvcnQ")])
+                sig["batch"] = .object(b); o["signature"] = .object(sig) }),
         ]
         let errors = try schemaErrors(broken.map(\.1))
         for ((what, bytes), err) in zip(broken, errors) {
             #expect(err != nil, "schema accepted: \(what)")
             #expect(throws: YizhanError.self, "parser accepted: \(what)") { _ = try Envelope.parse(bytes) }
         }
+        // JSON Schema cannot compare two members: an index past the tree's size is the parser's to refuse.
+        let pastSize = try edit("receipt-delivered-batch.json") { o in
+            var sig = o["signature"]?.objectValue ?? [:], b = sig["batch"]?.objectValue ?? [:]
+            b["index"] = .number(5)
+            sig["batch"] = .object(b); o["signature"] = .object(sig)
+        }
+        #expect(throws: YizhanError.self, "parser accepted a batch index past its size") { _ = try Envelope.parse(pastSize) }
     }
 }
