@@ -147,6 +147,19 @@ public final class AMQPConnection: Sendable {
         try enqueue(.ack(channel: d.channel, tag: d.deliveryTag))
     }
 
+    /// Acks several deliveries with one hand-over to the connection's thread.
+    public func ack(_ ds: [AMQPDelivery]) throws {
+        guard !ds.isEmpty else { return }
+        guard ds.allSatisfy({ $0.connectionID == id }) else { throw AMQPError(.closed, "delivery came on another connection; it will be redelivered") }
+        let err: AMQPError? = state.shared.withLock { s in
+            if let f = s.failure { return f }
+            s.commands.append(contentsOf: ds.map { .ack(channel: $0.channel, tag: $0.deliveryTag) })
+            return nil
+        }
+        if let err { throw err }
+        wake()
+    }
+
     public func reject(_ d: AMQPDelivery, requeue: Bool) throws {
         guard d.connectionID == id else { throw AMQPError(.closed, "delivery came on another connection; it will be redelivered") }
         try enqueue(.reject(channel: d.channel, tag: d.deliveryTag, requeue: requeue))

@@ -139,7 +139,7 @@ extension Gateway {
             if let queued { metrics.deliveryLatency.recordNanoseconds(Int64(max(0, now.timeIntervalSince(queued)) * 1e9)) }
             logger.info("receipt verified", metadata: ["document": "\(r.receipt.document)", "from": "\(r.from)", "status": "\(r.receipt.status.rawValue)"])
         }
-        for (d, _) in items { try conn.ack(d) }
+        try conn.ack(items.map(\.0))
     }
 
     /// Returns false when the message should be tried again later instead of acked.

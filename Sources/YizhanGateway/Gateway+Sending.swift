@@ -45,7 +45,8 @@ extension Gateway {
             for await r in g { out.append(r) }
             return out
         }
-        try store.recordPublishes(results.compactMap { d, r in r.map { (d.documentID, d.recipient, $0) } })
+        try store.recordPublishes(results.compactMap { d, r in r.map { (d.documentID, d.recipient, $0) } },
+                                  untrailed: Set(results.lazy.filter { $0.0.kind == .receipt }.map(\.0.documentID)))
         for (d, r) in results {
             guard let r else { continue }
             switch r {

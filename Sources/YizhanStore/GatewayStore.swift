@@ -380,7 +380,8 @@ public struct GatewayStore: Sendable {
     }
 
     /// Many outcomes in one transaction (a confirm window's worth).
-    public func recordPublishes(_ outcomes: [(documentID: String, recipient: String, result: PublishResult)], now: Date = Date()) throws {
+    /// Receipts (`untrailed`) get no "published" row in the trail: they have no trail of their own.
+    public func recordPublishes(_ outcomes: [(documentID: String, recipient: String, result: PublishResult)], untrailed: Set<String> = [], now: Date = Date()) throws {
         guard !outcomes.isEmpty else { return }
         try writer.write { db in
             for (documentID, recipient, result) in outcomes {
@@ -388,7 +389,7 @@ public struct GatewayStore: Sendable {
                 case .confirmed:
                     try db.run("UPDATE deliveries SET state = 'published', published_at = ?, attempts = attempts + 1, last_error = NULL WHERE document_id = ? AND recipient = ? AND state = 'queued'",
                                arguments: [now.storeTime, documentID, recipient])
-                    if db.changesCount == 1 { try Self.trail(db, documentID, recipient, "published", "broker confirmed", now) }
+                    if db.changesCount == 1 && !untrailed.contains(documentID) { try Self.trail(db, documentID, recipient, "published", "broker confirmed", now) }
                 case .retry(let error, let after):
                     try db.run("UPDATE deliveries SET attempts = attempts + 1, last_error = ?, next_attempt_at = ? WHERE document_id = ? AND recipient = ? AND state = 'queued'",
                                arguments: [error, now.addingTimeInterval(after).storeTime, documentID, recipient])
@@ -549,9 +550,10 @@ public struct GatewayStore: Sendable {
 
     static func applyReceipt(_ db: Database, id: String, from unit: String, receipt: ReceiptInfo, envelope: [UInt8], signedAt: Date?, now: Date) throws {
         do {
-            guard try Bool.fetchOne(db.cachedStatement(sql: "SELECT 1 FROM receipts WHERE id = ?"), arguments: [id]) == nil else { return }
-            try db.run( "INSERT INTO receipts (id, document_id, from_unit, status, reason, detail, on_behalf_of, received_at, envelope) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            // A receipt seen before (redelivered) changes nothing.
+            try db.run( "INSERT OR IGNORE INTO receipts (id, document_id, from_unit, status, reason, detail, on_behalf_of, received_at, envelope) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                            arguments: [id, receipt.document, unit, receipt.status.rawValue, receipt.reason, receipt.detail, receipt.onBehalfOf?.rawValue, now.storeTime, Data(envelope)])
+            guard db.changesCount == 1 else { return }
             // A successor answers for the unit the copy was addressed to.
             let addressed = receipt.onBehalfOf?.rawValue ?? unit
             let via = receipt.onBehalfOf.map { " (\(unit), successor of \($0.rawValue))" } ?? ""
@@ -564,8 +566,10 @@ public struct GatewayStore: Sendable {
                     WHERE document_id = ? AND recipient = ? AND state IN ('queued','published')
                     """, arguments: [state, now.storeTime, unit, id, receipt.reason.map { r in receipt.detail.map { "\(r): \($0)" } ?? r }, receipt.document, addressed])
                 // A clerk's act may overtake the gateway's receipt; it still records when and by whom it arrived.
-                try db.run( "UPDATE deliveries SET delivered_at = COALESCE(delivered_at, ?), delivered_by = COALESCE(delivered_by, ?) WHERE document_id = ? AND recipient = ?",
-                               arguments: [now.storeTime, unit, receipt.document, addressed])
+                if db.changesCount == 0 {
+                    try db.run( "UPDATE deliveries SET delivered_at = COALESCE(delivered_at, ?), delivered_by = COALESCE(delivered_by, ?) WHERE document_id = ? AND recipient = ?",
+                                   arguments: [now.storeTime, unit, receipt.document, addressed])
+                }
                 try Self.trail(db, receipt.document, addressed, state, "receipt \(id) verified\(via)\(receipt.reason.map { "; reason \($0)" } ?? "")", now)
             case .signedFor, .returned:
                 let state = receipt.status.rawValue
