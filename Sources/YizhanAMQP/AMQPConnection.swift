@@ -43,6 +43,9 @@ public final class AMQPConnection: Sendable {
 
     struct Shared {
         var commands: [Command] = []
+        /// A wake-up byte is on its way and the thread has not taken the commands yet: a burst of
+        /// publishes or acks costs one write to the pipe, not one each.
+        var woken = false
         var failure: AMQPError?
     }
 
@@ -98,13 +101,18 @@ public final class AMQPConnection: Sendable {
     public var isOpen: Bool { failure == nil }
 
     func enqueue(_ c: Command) throws(AMQPError) {
-        let err: AMQPError? = state.shared.withLock { s in
-            if let f = s.failure { return f }
-            s.commands.append(c)
-            return nil
+        try enqueue([c])
+    }
+
+    func enqueue(_ cs: [Command]) throws(AMQPError) {
+        let (err, needWake): (AMQPError?, Bool) = state.shared.withLock { s in
+            if let f = s.failure { return (f, false) }
+            s.commands.append(contentsOf: cs)
+            defer { s.woken = true }
+            return (nil, !s.woken)
         }
         if let err { throw err }
-        wake()
+        if needWake { wake() }
     }
 
     func wake() {
@@ -151,13 +159,7 @@ public final class AMQPConnection: Sendable {
     public func ack(_ ds: [AMQPDelivery]) throws {
         guard !ds.isEmpty else { return }
         guard ds.allSatisfy({ $0.connectionID == id }) else { throw AMQPError(.closed, "delivery came on another connection; it will be redelivered") }
-        let err: AMQPError? = state.shared.withLock { s in
-            if let f = s.failure { return f }
-            s.commands.append(contentsOf: ds.map { .ack(channel: $0.channel, tag: $0.deliveryTag) })
-            return nil
-        }
-        if let err { throw err }
-        wake()
+        try enqueue(ds.map { .ack(channel: $0.channel, tag: $0.deliveryTag) })
     }
 
     public func reject(_ d: AMQPDelivery, requeue: Bool) throws {

@@ -84,6 +84,7 @@ final class ConnectionWorker: @unchecked Sendable {
             let commands = state.shared.withLock { s -> [AMQPConnection.Command] in
                 let c = s.commands
                 s.commands.removeAll(keepingCapacity: true)
+                s.woken = false
                 return c
             }
             do {
