@@ -137,8 +137,8 @@ public struct CanonicalSplice: Sendable {
 }
 
 extension JSONValue {
-    /// Serialises this object without member `key` and remembers where `key` sorts among the rest.
-    /// Not an object: the whole value, with nowhere to splice (`with` then appends nothing useful).
+    /// Serialises this object without member `key` and remembers where `key` sorts among the rest;
+    /// nil for anything but an object.
     public func canonicalSplice(omitting key: String) -> CanonicalSplice? {
         guard case .object(var o) = self else { return nil }
         o.removeValue(forKey: key)
