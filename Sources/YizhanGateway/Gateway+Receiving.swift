@@ -101,30 +101,34 @@ extension Gateway {
         if attempt > 0 { logger.notice("storage works again; the held messages are stored", metadata: ["message": "\(d?.messageID ?? "-")"]) }
     }
 
-    /// Stores a group in one transaction: its documents (each with its receipt, queued for
-    /// signing) and the receipts it brought; then acks every message.
+    /// Stores a group in one transaction (held and retried while storage fails), then acks every message.
     func flush(_ group: inout [(AMQPDelivery, InboundVerifier.Accepted)], _ conn: AMQPConnection) async throws {
         guard !group.isEmpty else { return }
         let items = group
         group.removeAll(keepingCapacity: true)
-        let docs = items.filter { $0.1.signed.envelope.kind != .receipt }
+        try await holding(items.first?.0, conn) { try self.absorb(items.map(\.1)) }
+        try conn.ack(items.map(\.0))
+    }
+
+    /// Stores verified documents (each with its receipt, queued for signing) and verified
+    /// receipts in one transaction: a group, or a single linked message after its link is checked.
+    func absorb(_ items: [InboundVerifier.Accepted]) throws {
+        let docs = items.filter { $0.signed.envelope.kind != .receipt }
         // Receipts are queued unsigned in the same transaction; the send loop signs whatever
         // receipts are waiting together, so under load one signature covers many.
-        let incoming = try docs.map { _, a in
+        let incoming = try docs.map { a in
             let e = a.signed.envelope
             return (GatewayStore.Incoming(envelope: e, bytes: a.signed.bytes, payloadSha256: a.signed.payloadSha256, onBehalfOf: a.onBehalfOf, parts: a.parts),
                     GatewayStore.ReceiptToSign(to: e.sender.rawValue, receipt: ReceiptInfo(status: .delivered, document: e.id, payloadSha256: a.signed.payloadSha256,
                                                                                            onBehalfOf: try a.onBehalfOf.map { try UnitCode($0) })))
         }
-        let arrived = items.compactMap { _, a -> GatewayStore.ArrivedReceipt? in
+        let arrived = items.compactMap { a -> GatewayStore.ArrivedReceipt? in
             let e = a.signed.envelope
             guard e.kind == .receipt, let r = e.receipt else { return nil }
             return GatewayStore.ArrivedReceipt(id: e.id, from: e.sender.rawValue, receipt: r, envelope: a.signed.bytes, signedAt: Timestamp.parse(e.created))
         }
-        var absorbed: GatewayStore.Absorbed? = nil
-        try await holding(items.first?.0, conn) { absorbed = try self.store.absorb(documents: incoming, receipts: arrived) }
-        guard let absorbed else { return }
-        for ((_, a), r) in zip(docs, absorbed.documents) {
+        let absorbed = try store.absorb(documents: incoming, receipts: arrived)
+        for (a, r) in zip(docs, absorbed.documents) {
             let e = a.signed.envelope
             if case .duplicate = r {
                 logger.info("duplicate delivery; receipt sent again", metadata: ["document": "\(e.id)"])
@@ -139,7 +143,6 @@ extension Gateway {
             if let queued { metrics.deliveryLatency.recordNanoseconds(Int64(max(0, now.timeIntervalSince(queued)) * 1e9)) }
             logger.info("receipt verified", metadata: ["document": "\(r.receipt.document)", "from": "\(r.from)", "status": "\(r.receipt.status.rawValue)"])
         }
-        try conn.ack(items.map(\.0))
     }
 
     /// Returns false when the message should be tried again later instead of acked.
@@ -157,15 +160,6 @@ extension Gateway {
             if linked, let problem = try store.linkProblem(e), try !store.isInInbox(e.id) {
                 return try refuse(d, .init(code: .unknownDocument, detail: problem, identified: a.signed, claimedSender: e.sender.rawValue))
             }
-            if e.kind == .receipt, let r = e.receipt {
-                try store.applyReceipt(id: e.id, from: e.sender.rawValue, receipt: r, envelope: a.signed.bytes, signedAt: Timestamp.parse(e.created))
-                metrics.receipts.increment()
-                if r.status == .delivered, let queued = try store.outboxCreatedAt(r.document) {
-                    metrics.deliveryLatency.recordNanoseconds(Int64(max(0, Date().timeIntervalSince(queued)) * 1e9))
-                }
-                logger.info("receipt verified", metadata: ["document": "\(r.document)", "from": "\(e.sender)", "status": "\(r.status.rawValue)"])
-                return true
-            }
             let payload = a.signed.payloadSha256
             if e.transfer != nil {
                 switch try store.beginIncoming(e, bytes: a.signed.bytes, payloadSha256: payload, onBehalfOf: a.onBehalfOf, userID: d.userID ?? "") {
@@ -177,15 +171,8 @@ extension Gateway {
                 if let t = try store.incoming(id: e.id), t.total == 0 { try completeTransfer(t) }
                 return true
             }
-            let receipt = try makeReceipt(to: e.sender, receipt: ReceiptInfo(status: .delivered, document: e.id, payloadSha256: payload,
-                                                                              onBehalfOf: try a.onBehalfOf.map { try UnitCode($0) }))
-            let r = try store.receive(.init(envelope: e, bytes: a.signed.bytes, payloadSha256: payload, onBehalfOf: a.onBehalfOf, parts: a.parts), receipt: receipt)
-            if case .duplicate = r {
-                logger.info("duplicate delivery; receipt sent again", metadata: ["document": "\(e.id)"])
-            } else {
-                metrics.received.increment()
-                logger.info("document received", metadata: ["document": "\(e.id)", "from": "\(e.sender)"])
-            }
+            // The same storage as a group's, for this one message.
+            try absorb([a])
             return true
         case .refused(let r) where r.retryLater:
             logger.warning("registry unreachable; message requeued until the directory can be checked", metadata: ["reason": "\(r.code.rawValue)", "detail": "\(r.detail)"])

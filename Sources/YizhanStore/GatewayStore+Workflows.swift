@@ -299,9 +299,4 @@ extension GatewayStore {
                            directoryFetchedAt: try Double.fetchOne(db, sql: "SELECT fetched_at FROM directory_cache WHERE singleton = 1").map { Date(timeIntervalSince1970: $0) })
         }
     }
-
-    /// When an outgoing document was stored, for the end-to-end delivery latency.
-    public func outboxCreatedAt(_ id: String) throws -> Date? {
-        try writer.read { db in try Double.fetchOne(db, sql: "SELECT created_at FROM outbox WHERE id = ?", arguments: [id]).map { Date(timeIntervalSince1970: $0) } }
-    }
 }

@@ -356,12 +356,6 @@ public struct GatewayStore: Sendable {
         }
     }
 
-    public func partsData(documentID: String) throws -> [[UInt8]] {
-        try writer.read { db in
-            try Data.fetchAll(db.cachedStatement(sql: "SELECT data FROM outbox_parts WHERE document_id = ? AND data IS NOT NULL ORDER BY idx"), arguments: [documentID]).map { Array($0) }
-        }
-    }
-
     /// The next time a queued copy becomes due, so the sender can sleep until then.
     public func nextDue() throws -> Date? {
         try writer.read { db in
