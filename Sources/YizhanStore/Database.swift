@@ -4,17 +4,23 @@ import YizhanCore
 
 /// Opens a WAL-mode SQLite pool shared safely between the long-running service and the
 /// command line (several processes), with a busy timeout instead of immediate failures.
+///
+/// Every commit waits for the disk (`synchronous = FULL`): a gateway acks a broker message, and
+/// `doc send` tells a clerk "queued", only after a commit, so that commit has to survive a power
+/// cut or a kernel crash, not just the process dying. (With `NORMAL`, WAL commits reach the disk
+/// only at the next checkpoint; a power cut could take back a document already acked to the
+/// broker, and nothing would ever send it again.) Writes whose loss only repeats work use
+/// `relaxedWrite`.
 enum DatabaseOpener {
     static func open(path: String, migrator: DatabaseMigrator) throws -> DatabasePool {
         var config = Configuration()
         config.busyMode = .timeout(15)
         config.foreignKeysEnabled = true
-        config.prepareDatabase { db in
-            try db.execute(sql: "PRAGMA synchronous = NORMAL")
-        }
         let dir = (path as NSString).deletingLastPathComponent
         if !dir.isEmpty { try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true) }
         let pool = try DatabasePool(path: path, configuration: config)
+        // Set on the one writer connection after the pool made it (a pool sets NORMAL when it opens WAL).
+        try pool.writeWithoutTransaction { try $0.execute(sql: "PRAGMA synchronous = FULL") }
         try migrator.migrate(pool)
         return pool
     }
@@ -30,5 +36,28 @@ extension Database {
     /// publish bookkeeping, trail) run the same SQL thousands of times.
     func run(_ sql: String, arguments: StatementArguments = StatementArguments()) throws {
         try cachedStatement(sql: sql).execute(arguments: arguments)
+    }
+}
+
+extension DatabaseWriter {
+    /// One transaction committed without waiting for the disk, for bookkeeping whose loss in a power
+    /// cut only repeats work: an envelope signed again, a copy published again (the receiver knows
+    /// it by its id and answers with the receipt it already has). Never for anything a broker
+    /// message is acked on or a person is told is stored. A later durable commit carries these
+    /// pages to the disk with its own (the WAL is written in order).
+    func relaxedWrite(_ updates: (Database) throws -> Void) throws {
+        try writeWithoutTransaction { db in
+            try db.execute(sql: "PRAGMA synchronous = NORMAL")
+            do {
+                try db.inTransaction(.immediate) {
+                    try updates(db)
+                    return .commit
+                }
+            } catch {
+                try db.execute(sql: "PRAGMA synchronous = FULL")
+                throw error
+            }
+            try db.execute(sql: "PRAGMA synchronous = FULL")
+        }
     }
 }

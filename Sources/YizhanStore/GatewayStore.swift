@@ -292,6 +292,7 @@ public struct GatewayStore: Sendable {
 
     /// Stores signed envelopes in one transaction; each only if still unsigned.
     /// Receipts get no trail of their own (the document they answer has one).
+    /// Durable before anything is published, so what a receiver holds is always what this outbox holds.
     public func markSigned(_ batch: [(id: String, envelope: [UInt8], payloadSha256: String)], now: Date = Date()) throws {
         guard !batch.isEmpty else { return }
         try writer.write { db in
@@ -377,7 +378,8 @@ public struct GatewayStore: Sendable {
     /// Receipts (`untrailed`) get no "published" row in the trail: they have no trail of their own.
     public func recordPublishes(_ outcomes: [(documentID: String, recipient: String, result: PublishResult)], untrailed: Set<String> = [], now: Date = Date()) throws {
         guard !outcomes.isEmpty else { return }
-        try writer.write { db in
+        // Lost in a power cut, the copies are published again and recognised as duplicates.
+        try writer.relaxedWrite { db in
             for (documentID, recipient, result) in outcomes {
                 switch result {
                 case .confirmed:

@@ -50,6 +50,26 @@ import YizhanCore
         #expect(try store.outboxEntry(id: d.id)?.deliveries.first?.state == "delivered")
     }
 
+    /// What a broker message is acked on must survive a power cut: every connection commits with
+    /// `synchronous = FULL`; only publish bookkeeping (`relaxedWrite`) commits without waiting for
+    /// the disk, and the connection is back to FULL after it, also when it fails.
+    @Test func commitsWaitForTheDiskExceptPublishBookkeeping() throws {
+        struct Boom: Error {}
+        func level() throws -> Int? { try store.writer.write { try Int.fetchOne($0, sql: "PRAGMA synchronous") } }
+        #expect(try level() == 2, "FULL on the writer connection")
+        let d = draft()
+        try store.enqueue(d)
+        try store.markSigned(id: d.id, envelope: Array("{}".utf8), payloadSha256: String(repeating: "0", count: 64))
+        var inside: Int?
+        try store.writer.relaxedWrite { db in inside = try Int.fetchOne(db, sql: "PRAGMA synchronous") }
+        #expect(inside == 1, "NORMAL inside a relaxed write")
+        try store.recordPublish(documentID: d.id, recipient: b.rawValue, result: .confirmed)
+        #expect(try level() == 2, "FULL again after a relaxed write")
+        #expect(throws: Boom.self) { try store.writer.relaxedWrite { _ in throw Boom() } }
+        #expect(try level() == 2, "FULL again after a relaxed write that failed")
+        #expect(try #require(try store.outboxEntry(id: d.id)).deliveries.map(\.state) == ["published", "queued"], "the relaxed write was committed")
+    }
+
     @Test func duplicateDeliveryIsNotStoredTwiceAndItsReceiptIsQueuedAgain() throws {
         let a = try UnitCode.completing("11420100MB1234567")
         let env = Envelope(kind: .document, sender: a, recipients: [.init(unit: b, role: .main)], created: Timestamp.format(Date()), document: DocumentInfo(title: "t"))
