@@ -41,8 +41,8 @@ extension Database {
 
 extension DatabaseWriter {
     /// One transaction committed without waiting for the disk, for bookkeeping whose loss in a power
-    /// cut only repeats work: an envelope signed again, a copy published again (the receiver knows
-    /// it by its id and answers with the receipt it already has). Never for anything a broker
+    /// cut only repeats work: a copy published again (the receiver knows it by its id and answers
+    /// with the receipt it already has). Never for anything a broker
     /// message is acked on or a person is told is stored. A later durable commit carries these
     /// pages to the disk with its own (the WAL is written in order).
     func relaxedWrite(_ updates: (Database) throws -> Void) throws {
