@@ -85,6 +85,47 @@ extension GatewayStore {
 }
 
 extension GatewayStore {
+    /// When each stage of a sent document's round trip happened, from the sender's store: stored,
+    /// signed, confirmed by the broker, receipt back. Documents stored since `since`, delivered ones only.
+    public struct SentStages: Sendable {
+        public var id: String
+        public var stored: Double, signed: Double, published: Double, delivered: Double
+    }
+
+    public func sentStages(since: Date) throws -> [SentStages] {
+        try writer.read { db in
+            try Row.fetchAll(db, sql: """
+                SELECT o.id, o.created_at,
+                       (SELECT MIN(t.at) FROM trail t WHERE t.document_id = o.id AND t.event = 'signed') AS signed,
+                       d.published_at, d.delivered_at
+                FROM outbox o JOIN deliveries d ON d.document_id = o.id
+                WHERE o.kind != 'receipt' AND d.delivered_at IS NOT NULL AND d.published_at IS NOT NULL AND o.created_at >= ?
+                """, arguments: [since.storeTime]).compactMap { r in
+                guard let signed = r["signed"] as Double? else { return nil }
+                return SentStages(id: r["id"], stored: r["created_at"], signed: signed, published: r["published_at"], delivered: r["delivered_at"])
+            }
+        }
+    }
+
+    /// When each of `ids` was stored in this (receiving) store's inbox and when the broker confirmed
+    /// its receipt, by document id.
+    public func receivedStages(_ ids: [String]) throws -> [String: (received: Double, receiptConfirmed: Double)] {
+        try writer.read { db in
+            var out: [String: (received: Double, receiptConfirmed: Double)] = [:]
+            for start in stride(from: 0, to: ids.count, by: 500) {
+                let slice = Array(ids[start..<min(ids.count, start + 500)])
+                let marks = Array(repeating: "?", count: slice.count).joined(separator: ",")
+                for r in try Row.fetchAll(db, sql: """
+                    SELECT i.id, i.received_at, d.published_at FROM inbox i JOIN deliveries d ON d.document_id = i.receipt_id
+                    WHERE i.id IN (\(marks)) AND d.published_at IS NOT NULL
+                    """, arguments: StatementArguments(slice)) {
+                    out[r["id"]] = (r["received_at"], r["published_at"])
+                }
+            }
+            return out
+        }
+    }
+
     /// The size of one signed document envelope in the outbox (for sizing benchmark baselines).
     public func envelopeSizeSample() throws -> Int {
         try writer.read { db in try Int.fetchOne(db, sql: "SELECT length(envelope) FROM outbox WHERE kind = 'document' AND envelope IS NOT NULL LIMIT 1") ?? 0 }

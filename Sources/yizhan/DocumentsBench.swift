@@ -98,6 +98,7 @@ struct DocumentsBench: AsyncParsableCommand {
         let pl = try stores.flatMap { try $0.deliveryLatencies(since: pacedStart) }.map { $0 * 1000 }
         print(String(format: "  latency at half that rate (%.0f documents/s, %d documents): p50 %.1f ms, p95 %.1f ms, p99 %.1f ms   [target p99 under 50 ms]",
                      rate, pacedCount, Self.percentile(pl, 0.5), Self.percentile(pl, 0.95), Self.percentile(pl, 0.99)))
+        try printStages(senders: stores, receivers: try receiverHomes.map { try GatewayStore(path: $0.database) }, since: pacedStart)
         for (i, p) in procs.enumerated() {
             let role = i < senders ? "sender \(i + 1)" : "receiver \(i - senders + 1)"
             print(String(format: "  gateway %@: CPU %.1f s during the throughput run, RSS idle %.1f MiB, peak %.1f MiB",
@@ -121,6 +122,27 @@ struct DocumentsBench: AsyncParsableCommand {
         for p in procs { p.stop() }
         print(String(format: "  gateway / (a): %.2f   gateway / (b): %.2f   [target ≥ 0.60 of (b)]   documents/s %.0f [target ≥ 1000 for 4 KiB]",
                      2 * docsPerSecond / a, 2 * docsPerSecond / b, docsPerSecond))
+    }
+
+    /// Where the paced run's time went, from both stores' timestamps (millisecond resolution): each
+    /// stage's increment, p50 and p99 over the documents.
+    func printStages(senders: [GatewayStore], receivers: [GatewayStore], since: Date) throws {
+        let sent = try senders.flatMap { try $0.sentStages(since: since) }
+        var got: [String: (received: Double, receiptConfirmed: Double)] = [:]
+        for r in receivers { got.merge(try r.receivedStages(sent.map(\.id))) { a, _ in a } }
+        var steps: [[Double]] = Array(repeating: [], count: 5)
+        for s in sent {
+            guard let g = got[s.id] else { continue }
+            let marks = [s.stored, s.signed, g.received, g.receiptConfirmed, s.delivered]
+            for i in 0..<4 { steps[i].append((marks[i + 1] - marks[i]) * 1000) }
+            steps[4].append((s.published - s.signed) * 1000)
+        }
+        let names = ["stored → signed", "signed → stored at the receiver", "→ its receipt confirmed by the broker", "→ receipt stored at the sender",
+                     "(signed → the document's own confirm)"]
+        print("    where it went (\(steps[0].count) documents, increments, p50 / p99):")
+        for (n, xs) in zip(names, steps) {
+            print(String(format: "      %@ %.0f / %.0f ms", n, Self.percentile(xs, 0.5), Self.percentile(xs, 0.99)))
+        }
     }
 
     /// Messages per second through a fresh quorum queue: publishing with `window` confirms in
