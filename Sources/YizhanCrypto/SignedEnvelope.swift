@@ -12,38 +12,39 @@ public struct SignedEnvelope: Sendable {
     /// Signs `envelope` (its `signature` is replaced) and serialises it canonically. The model is
     /// encoded once; the signature is added to that JSON value rather than encoding again.
     public static func sign(_ envelope: Envelope, key: PrivateKey, certificate: Certificate) throws -> SignedEnvelope {
-        var e = envelope
-        e.signature = nil
-        let unsigned = try JSONValue.from(e)
-        guard case .object(var o) = unsigned, let splice = unsigned.canonicalSplice(omitting: "signature") else {
-            throw YizhanError(.invalidArgument, "envelope is not an object")
-        }
-        let sig = try JWS.sign(payload: splice.payload, type: JWS.envelopeType, key: key, certificate: certificate)
-        e.signature = sig
-        let sigJSON = JSONValue.object(["protected": .string(sig.protected), "signature": .string(sig.signature)])
-        o["signature"] = sigJSON
-        return SignedEnvelope(bytes: splice.with(sigJSON), envelope: e, json: .object(o), payloadSha256: Digest.sha256Hex(splice.payload))
+        let u = try Unsigned(envelope)
+        return u.signed(try JWS.sign(payload: u.splice.payload, type: JWS.envelopeType, key: key, certificate: certificate))
     }
 
     /// Signs many receipts with one signature (`JWS.signBatch`); each comes out with its own
-    /// inclusion proof and verifies on its own.
+    /// inclusion proof and verifies on its own. A receipt alone gets an ordinary signature.
     public static func signBatch(_ envelopes: [Envelope], key: PrivateKey, certificate: Certificate) throws -> [SignedEnvelope] {
-        var objects: [[String: JSONValue]] = [], splices: [CanonicalSplice] = []
-        for envelope in envelopes {
-            guard envelope.kind == .receipt else { throw YizhanError(.invalidArgument, "only receipts are signed in batches") }
+        guard envelopes.allSatisfy({ $0.kind == .receipt }) else { throw YizhanError(.invalidArgument, "only receipts are signed in batches") }
+        if envelopes.count == 1 { return [try sign(envelopes[0], key: key, certificate: certificate)] }
+        let unsigned = try envelopes.map(Unsigned.init)
+        let signatures = try JWS.signBatch(payloads: unsigned.map(\.splice.payload), key: key, certificate: certificate)
+        return zip(unsigned, signatures).map { $0.signed($1) }
+    }
+
+    /// An envelope encoded once without its signature: the object and its canonical payload.
+    struct Unsigned {
+        var envelope: Envelope
+        var object: [String: JSONValue]
+        var splice: CanonicalSplice
+
+        init(_ envelope: Envelope) throws {
             var e = envelope
             e.signature = nil
-            let unsigned = try JSONValue.from(e)
-            guard case .object(let o) = unsigned, let splice = unsigned.canonicalSplice(omitting: "signature") else {
+            let json = try JSONValue.from(e)
+            guard case .object(let o) = json, let splice = json.canonicalSplice(omitting: "signature") else {
                 throw YizhanError(.invalidArgument, "envelope is not an object")
             }
-            objects.append(o)
-            splices.append(splice)
+            self.envelope = e; object = o; self.splice = splice
         }
-        let signatures = try JWS.signBatch(payloads: splices.map(\.payload), key: key, certificate: certificate)
-        return zip(zip(envelopes, objects), zip(splices, signatures)).map { eo, ps in
-            var (e, o) = eo
-            let (splice, sig) = ps
+
+        /// The signature spliced into the canonical bytes and set in the model and the JSON.
+        func signed(_ sig: Envelope.Signature) -> SignedEnvelope {
+            var e = envelope, o = object
             e.signature = sig
             var so: [String: JSONValue] = ["protected": .string(sig.protected), "signature": .string(sig.signature)]
             if let b = sig.batch {

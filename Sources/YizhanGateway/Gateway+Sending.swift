@@ -126,8 +126,7 @@ extension Gateway {
             batch.append((u.id, signed.bytes, signed.payloadSha256))
             chunked = chunked || e.transfer != nil
         }
-        let signedReceipts = receipts.count == 1 ? [try SignedEnvelope.sign(receipts[0], key: key, certificate: id.certificate)]
-                                                 : try SignedEnvelope.signBatch(receipts, key: key, certificate: id.certificate)
+        let signedReceipts = try SignedEnvelope.signBatch(receipts, key: key, certificate: id.certificate)
         batch += signedReceipts.map { ($0.envelope.id, $0.bytes, $0.payloadSha256) }
         try store.markSigned(batch)
         if chunked { transferBell.ring() }
@@ -146,4 +145,3 @@ extension Gateway {
         try store.enqueue(draft)
     }
 }
-

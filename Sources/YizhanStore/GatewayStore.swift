@@ -304,17 +304,9 @@ public struct GatewayStore: Sendable {
         }
     }
 
-    /// One copy of a document: the document and one recipient.
-    public struct CopyKey: Hashable, Sendable {
-        public var documentID: String
-        public var recipient: String
-        public init(documentID: String, recipient: String) { self.documentID = documentID; self.recipient = recipient }
-    }
-
     /// Copies whose (re)publication is due, oldest first: either the framed ones or the chunked
     /// transfers (which the gateway runs apart so a large file never holds up small documents).
-    /// Copies in `skipping` (already being published) are passed over before any envelope is read.
-    public func due(now: Date = Date(), limit: Int = 200, chunked: Bool = false, skipping: Set<CopyKey> = []) throws -> [Due] {
+    public func due(now: Date = Date(), limit: Int = 200, chunked: Bool = false) throws -> [Due] {
         try writer.read { db in
             let rows = try Row.fetchAll(db.cachedStatement(sql: """
                 SELECT d.document_id, d.recipient, d.attempts, d.transfer_position, o.extras_json, o.kind,
@@ -323,14 +315,12 @@ public struct GatewayStore: Sendable {
                 WHERE d.state = 'queued' AND d.next_attempt_at <= ? AND o.envelope IS NOT NULL
                   AND (EXISTS (SELECT 1 FROM outbox_parts p WHERE p.document_id = d.document_id AND p.file IS NOT NULL)) = ?
                 ORDER BY d.next_attempt_at LIMIT ?
-                """), arguments: [now.storeTime, chunked, limit + skipping.count])
-            var due: [Due] = []
-            for r in rows where due.count < limit {
-                guard !skipping.contains(CopyKey(documentID: r["document_id"], recipient: r["recipient"])) else { continue }
+                """), arguments: [now.storeTime, chunked, limit])
+            let due = try rows.map { r in
                 let extras = try (r["extras_json"] as String?).map { try JSONValue.parse($0).decode(Extras.self) }
-                due.append(Due(documentID: r["document_id"], recipient: r["recipient"], attempts: r["attempts"], envelope: [],
+                return Due(documentID: r["document_id"], recipient: r["recipient"], attempts: r["attempts"], envelope: [],
                                hasParts: r["has_parts"], transfer: extras?.transfer, position: r["transfer_position"],
-                               kind: Envelope.Kind(rawValue: r["kind"]) ?? .document))
+                           kind: Envelope.Kind(rawValue: r["kind"]) ?? .document)
             }
             guard !due.isEmpty else { return [] }
             // Envelopes (and inline parts of framed copies) for the chosen copies, a few statements in all.
@@ -463,11 +453,7 @@ public struct GatewayStore: Sendable {
             var results: [InboxResult] = [], queued: [Date?] = []
             for (incoming, r) in documents {
                 results.append(try Self.receive(db, incoming, receiptID: r.id, now: now) {
-                    let receiptJSON = String(decoding: try JSONValue.from(r.receipt).canonicalBytes(), as: UTF8.self)
-                    try db.run("INSERT INTO outbox (id, kind, created_at, in_reply_to, receipt_json) VALUES (?, 'receipt', ?, ?, ?)",
-                               arguments: [r.id, now.storeTime, r.receipt.document, receiptJSON])
-                    try db.run("INSERT INTO deliveries (document_id, recipient, role, state, next_attempt_at) VALUES (?, ?, 'main', 'queued', ?)",
-                               arguments: [r.id, r.to, now.storeTime])
+                    try Self.insertReceipt(db, id: r.id, to: r.to, receipt: r.receipt, signed: nil, now: now)
                 })
             }
             for r in receipts {
@@ -481,30 +467,34 @@ public struct GatewayStore: Sendable {
     }
 
     static func receive(_ db: Database, _ incoming: Incoming, receiptID: String, now: Date, insertReceipt: () throws -> Void) throws -> InboxResult {
-        do {
-            let e = incoming.envelope
-            if let existing = try String.fetchOne(db.cachedStatement(sql: "SELECT receipt_id FROM inbox WHERE id = ?"), arguments: [e.id]) {
-                try db.run( "UPDATE deliveries SET state = 'queued', next_attempt_at = ? WHERE document_id = ?", arguments: [now.storeTime, existing])
-                try Self.trail(db, e.id, e.sender.rawValue, "duplicate", "already in the inbox; receipt sent again", now)
-                return .duplicate(receiptID: existing)
-            }
-            try insertReceipt()
-            try Self.insertInbox(db, e, bytes: incoming.bytes, payloadSha256: incoming.payloadSha256, onBehalfOf: incoming.onBehalfOf, receiptID: receiptID, now: now)
-            for (i, p) in e.parts.enumerated() {
-                try db.run( "INSERT INTO inbox_parts (document_id, idx, name, media_type, size, sha256, data) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                               arguments: [e.id, i, p.name, p.mediaType, p.size, p.sha256, Data(incoming.parts[i])])
-            }
-            try Self.trail(db, e.id, e.sender.rawValue, "received", incoming.onBehalfOf.map { "as successor of \($0)" }, now)
-            return .stored
+        let e = incoming.envelope
+        if let existing = try String.fetchOne(db.cachedStatement(sql: "SELECT receipt_id FROM inbox WHERE id = ?"), arguments: [e.id]) {
+            try db.run( "UPDATE deliveries SET state = 'queued', next_attempt_at = ? WHERE document_id = ?", arguments: [now.storeTime, existing])
+            try Self.trail(db, e.id, e.sender.rawValue, "duplicate", "already in the inbox; receipt sent again", now)
+            return .duplicate(receiptID: existing)
         }
+        try insertReceipt()
+        try Self.insertInbox(db, e, bytes: incoming.bytes, payloadSha256: incoming.payloadSha256, onBehalfOf: incoming.onBehalfOf, receiptID: receiptID, now: now)
+        for (i, p) in e.parts.enumerated() {
+            try db.run( "INSERT INTO inbox_parts (document_id, idx, name, media_type, size, sha256, data) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                           arguments: [e.id, i, p.name, p.mediaType, p.size, p.sha256, Data(incoming.parts[i])])
+        }
+        try Self.trail(db, e.id, e.sender.rawValue, "received", incoming.onBehalfOf.map { "as successor of \($0)" }, now)
+        return .stored
     }
 
     static func insertReceipt(_ db: Database, _ r: SignedReceipt, now: Date) throws {
-        let receiptJSON = String(decoding: try JSONValue.from(r.receipt).canonicalBytes(), as: UTF8.self)
+        try insertReceipt(db, id: r.id, to: r.to, receipt: r.receipt, signed: (r.envelope, r.payloadSha256), now: now)
+    }
+
+    /// A receipt in the outbox with its one copy to send: signed already, or (`signed` nil) left for
+    /// the send loop to sign together with the other receipts waiting.
+    static func insertReceipt(_ db: Database, id: String, to: String, receipt: ReceiptInfo, signed: (envelope: [UInt8], payloadSha256: String)?, now: Date) throws {
+        let receiptJSON = String(decoding: try JSONValue.from(receipt).canonicalBytes(), as: UTF8.self)
         try db.run( "INSERT INTO outbox (id, kind, created_at, in_reply_to, receipt_json, envelope, payload_sha256) VALUES (?, 'receipt', ?, ?, ?, ?, ?)",
-                       arguments: [r.id, now.storeTime, r.receipt.document, receiptJSON, Data(r.envelope), r.payloadSha256])
+                       arguments: [id, now.storeTime, receipt.document, receiptJSON, signed.map { Data($0.envelope) }, signed?.payloadSha256])
         try db.run( "INSERT INTO deliveries (document_id, recipient, role, state, next_attempt_at) VALUES (?, ?, 'main', 'queued', ?)",
-                       arguments: [r.id, r.to, now.storeTime])
+                       arguments: [id, to, now.storeTime])
     }
 
     public struct QuarantineRecord: Sendable {
@@ -545,43 +535,41 @@ public struct GatewayStore: Sendable {
     }
 
     static func applyReceipt(_ db: Database, id: String, from unit: String, receipt: ReceiptInfo, envelope: [UInt8], signedAt: Date?, now: Date) throws {
-        do {
-            // A receipt seen before (redelivered) changes nothing.
-            try db.run( "INSERT OR IGNORE INTO receipts (id, document_id, from_unit, status, reason, detail, on_behalf_of, received_at, envelope) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                           arguments: [id, receipt.document, unit, receipt.status.rawValue, receipt.reason, receipt.detail, receipt.onBehalfOf?.rawValue, now.storeTime, Data(envelope)])
-            guard db.changesCount == 1 else { return }
-            // A successor answers for the unit the copy was addressed to.
-            let addressed = receipt.onBehalfOf?.rawValue ?? unit
-            let via = receipt.onBehalfOf.map { " (\(unit), successor of \($0.rawValue))" } ?? ""
-            let clerk = receipt.clerk.map { " by \($0)" } ?? ""
-            switch receipt.status {
-            case .delivered, .rejected:
-                let state = receipt.status == .delivered ? "delivered" : "rejected"
-                try db.run( """
-                    UPDATE deliveries SET state = ?, delivered_at = ?, delivered_by = ?, receipt_id = ?, reason = ?
-                    WHERE document_id = ? AND recipient = ? AND state IN ('queued','published')
-                    """, arguments: [state, now.storeTime, unit, id, receipt.reason.map { r in receipt.detail.map { "\(r): \($0)" } ?? r }, receipt.document, addressed])
-                // A clerk's act may overtake the gateway's receipt; it still records when and by whom it arrived.
-                if db.changesCount == 0 {
-                    try db.run( "UPDATE deliveries SET delivered_at = COALESCE(delivered_at, ?), delivered_by = COALESCE(delivered_by, ?) WHERE document_id = ? AND recipient = ?",
-                                   arguments: [now.storeTime, unit, receipt.document, addressed])
-                }
-                try Self.trail(db, receipt.document, addressed, state, "receipt \(id) verified\(via)\(receipt.reason.map { "; reason \($0)" } ?? "")", now)
-            case .signedFor, .returned:
-                let state = receipt.status.rawValue
-                let handled = signedAt ?? now
-                try db.run( """
-                    UPDATE deliveries SET state = ?, handled_at = ?, handled_by = ?, reason = COALESCE(?, reason), receipt_id = ?,
-                                          delivered_at = COALESCE(delivered_at, ?), delivered_by = COALESCE(delivered_by, ?)
-                    WHERE document_id = ? AND recipient = ? AND state IN ('queued','published','delivered')
-                    """, arguments: [state, handled.storeTime, receipt.clerk, receipt.status == .returned ? receipt.reason : nil, id, now.storeTime, unit,
-                                     receipt.document, addressed])
-                try Self.trail(db, receipt.document, addressed, state, "\(receipt.status == .returned ? "returned" : "signed for")\(clerk)\(via)\(receipt.reason.map { ": \($0)" } ?? "")", now)
-            case .adopted, .notAdopted:
-                try db.run( "UPDATE deliveries SET outcome = ?, outcome_at = ?, outcome_note = ? WHERE document_id = ? AND recipient = ?",
-                               arguments: [receipt.status.rawValue, now.storeTime, receipt.detail, receipt.document, addressed])
-                try Self.trail(db, receipt.document, addressed, receipt.status.rawValue, "\(receipt.status == .adopted ? "adopted (采用)" : "not adopted (不采用)")\(clerk)\(receipt.detail.map { ": \($0)" } ?? "")", now)
+        // A receipt seen before (redelivered) changes nothing.
+        try db.run( "INSERT OR IGNORE INTO receipts (id, document_id, from_unit, status, reason, detail, on_behalf_of, received_at, envelope) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                       arguments: [id, receipt.document, unit, receipt.status.rawValue, receipt.reason, receipt.detail, receipt.onBehalfOf?.rawValue, now.storeTime, Data(envelope)])
+        guard db.changesCount == 1 else { return }
+        // A successor answers for the unit the copy was addressed to.
+        let addressed = receipt.onBehalfOf?.rawValue ?? unit
+        let via = receipt.onBehalfOf.map { " (\(unit), successor of \($0.rawValue))" } ?? ""
+        let clerk = receipt.clerk.map { " by \($0)" } ?? ""
+        switch receipt.status {
+        case .delivered, .rejected:
+            let state = receipt.status == .delivered ? "delivered" : "rejected"
+            try db.run( """
+                UPDATE deliveries SET state = ?, delivered_at = ?, delivered_by = ?, receipt_id = ?, reason = ?
+                WHERE document_id = ? AND recipient = ? AND state IN ('queued','published')
+                """, arguments: [state, now.storeTime, unit, id, receipt.reason.map { r in receipt.detail.map { "\(r): \($0)" } ?? r }, receipt.document, addressed])
+            // A clerk's act may overtake the gateway's receipt; it still records when and by whom it arrived.
+            if db.changesCount == 0 {
+                try db.run( "UPDATE deliveries SET delivered_at = COALESCE(delivered_at, ?), delivered_by = COALESCE(delivered_by, ?) WHERE document_id = ? AND recipient = ?",
+                               arguments: [now.storeTime, unit, receipt.document, addressed])
             }
+            try Self.trail(db, receipt.document, addressed, state, "receipt \(id) verified\(via)\(receipt.reason.map { "; reason \($0)" } ?? "")", now)
+        case .signedFor, .returned:
+            let state = receipt.status.rawValue
+            let handled = signedAt ?? now
+            try db.run( """
+                UPDATE deliveries SET state = ?, handled_at = ?, handled_by = ?, reason = COALESCE(?, reason), receipt_id = ?,
+                                      delivered_at = COALESCE(delivered_at, ?), delivered_by = COALESCE(delivered_by, ?)
+                WHERE document_id = ? AND recipient = ? AND state IN ('queued','published','delivered')
+                """, arguments: [state, handled.storeTime, receipt.clerk, receipt.status == .returned ? receipt.reason : nil, id, now.storeTime, unit,
+                                 receipt.document, addressed])
+            try Self.trail(db, receipt.document, addressed, state, "\(receipt.status == .returned ? "returned" : "signed for")\(clerk)\(via)\(receipt.reason.map { ": \($0)" } ?? "")", now)
+        case .adopted, .notAdopted:
+            try db.run( "UPDATE deliveries SET outcome = ?, outcome_at = ?, outcome_note = ? WHERE document_id = ? AND recipient = ?",
+                           arguments: [receipt.status.rawValue, now.storeTime, receipt.detail, receipt.document, addressed])
+            try Self.trail(db, receipt.document, addressed, receipt.status.rawValue, "\(receipt.status == .adopted ? "adopted (采用)" : "not adopted (不采用)")\(clerk)\(receipt.detail.map { ": \($0)" } ?? "")", now)
         }
     }
 
