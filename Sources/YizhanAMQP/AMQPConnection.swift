@@ -12,8 +12,6 @@ import Glibc
 /// serviced while idle and publisher confirms stream in while more publishes go out.
 public final class AMQPConnection: Sendable {
     public typealias Deliveries = AsyncThrowingStream<AMQPDelivery, any Error>
-    /// Deliveries in the groups they arrived in: whatever one read of the socket brought (at most the prefetch).
-    public typealias DeliveryBatches = AsyncThrowingStream<[AMQPDelivery], any Error>
 
     enum Command: Sendable {
         case publish(exchange: String, routingKey: String, mandatory: Bool, message: AMQPMessage, CheckedContinuation<PublishOutcome, any Error>)
@@ -29,12 +27,12 @@ public final class AMQPConnection: Sendable {
     /// Where a consumer's deliveries go: one at a time, or in the groups that arrive together.
     enum ConsumerSink: Sendable {
         case single(Deliveries.Continuation)
-        case batches(DeliveryBatches.Continuation)
+        case batches(DeliveryBatches.Sink)
 
         func finish(throwing e: any Error) {
             switch self {
             case .single(let c): c.finish(throwing: e)
-            case .batches(let c): c.finish(throwing: e)
+            case .batches(let s): s.finish(throwing: e)
             }
         }
     }
@@ -140,14 +138,15 @@ public final class AMQPConnection: Sendable {
         return stream
     }
 
-    /// Starts a consumer with manual acks whose deliveries come in the groups read together, so
-    /// the application can verify them side by side and store them in one transaction.
+    /// Starts a consumer with manual acks whose deliveries come in groups (everything that arrived
+    /// since the last step), so the application can verify them side by side and store them in one
+    /// transaction. The sequence fails when the connection is lost.
     public func consumeBatches(queue: String, prefetch: UInt16 = 50) async throws -> DeliveryBatches {
-        let (stream, continuation) = DeliveryBatches.makeStream()
+        let sink = DeliveryBatches.Sink()
         try await withCheckedThrowingContinuation { (c: CheckedContinuation<Void, any Error>) in
-            do { try enqueue(.consume(queue: queue, prefetch: prefetch, c, .batches(continuation))) } catch { c.resume(throwing: error) }
+            do { try enqueue(.consume(queue: queue, prefetch: prefetch, c, .batches(sink))) } catch { c.resume(throwing: error) }
         }
-        return stream
+        return DeliveryBatches(sink: sink)
     }
 
     public func ack(_ d: AMQPDelivery) throws {

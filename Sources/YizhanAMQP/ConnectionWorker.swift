@@ -117,7 +117,7 @@ final class ConnectionWorker: @unchecked Sendable {
     func flushBatches() {
         guard !pendingBatches.isEmpty else { return }
         for (ch, ds) in pendingBatches {
-            if case .batches(let c)? = consumers[ch] { c.yield(ds) }
+            if case .batches(let s)? = consumers[ch] { s.append(ds) }
         }
         pendingBatches.removeAll(keepingCapacity: true)
     }
@@ -149,7 +149,7 @@ final class ConnectionWorker: @unchecked Sendable {
                 let cancel: @Sendable () -> Void = { [weak owner] in try? owner?.enqueue(.cancelConsumer(channel: ch)) }
                 switch stream {
                 case .single(let c): c.onTermination = { _ in cancel() }
-                case .batches(let c): c.onTermination = { _ in cancel() }
+                case .batches(let s): s.setOnCancel(cancel)
                 }
                 ready.resume()
             } catch {

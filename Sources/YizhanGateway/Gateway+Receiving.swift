@@ -5,11 +5,12 @@ import YizhanCrypto
 import YizhanStore
 
 extension Gateway {
-    /// Takes deliveries in the groups the broker sent them (up to the prefetch window), verifies
-    /// them side by side on every core, and stores plain documents and gateway receipts of a group
-    /// in one transaction; anything else (chunks, transfers, linked or refused messages) is handled
-    /// one by one, in order. Every message is acked only once what it brought is stored.
-    func receiveLoop(_ conn: AMQPConnection, _ batches: AMQPConnection.DeliveryBatches) async throws {
+    /// Takes deliveries in groups (everything that arrived while the last group was being stored,
+    /// up to the prefetch window), verifies them side by side on every core, and stores plain
+    /// documents and gateway receipts of a group in one transaction; anything else (chunks,
+    /// transfers, linked or refused messages) is handled one by one, in order. Every message is
+    /// acked only once what it brought is stored.
+    func receiveLoop(_ conn: AMQPConnection, _ batches: DeliveryBatches) async throws {
         for try await batch in batches {
             let verdicts = await verifyAll(batch)
             var group: [(AMQPDelivery, InboundVerifier.Accepted)] = []
