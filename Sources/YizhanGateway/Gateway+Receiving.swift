@@ -111,24 +111,25 @@ extension Gateway {
         try conn.ack(items.map(\.0))
     }
 
-    /// Stores verified documents (each with its receipt, queued for signing) and verified
-    /// receipts in one transaction: a group, or a single linked message after its link is checked.
+    /// Stores verified documents (each with its receipt) and verified receipts in one
+    /// transaction: a group, or a single linked message after its link is checked.
     func absorb(_ items: [InboundVerifier.Accepted]) throws {
         let docs = items.filter { $0.signed.envelope.kind != .receipt }
-        // Receipts are queued unsigned in the same transaction; the send loop signs whatever
-        // receipts are waiting together, so under load one signature covers many.
-        let incoming = try docs.map { a in
+        let now = Date()
+        let receipts = try docs.map { a in
             let e = a.signed.envelope
-            return (GatewayStore.Incoming(envelope: e, bytes: a.signed.bytes, payloadSha256: a.signed.payloadSha256, onBehalfOf: a.onBehalfOf, parts: a.parts),
-                    GatewayStore.ReceiptToSign(to: e.sender.rawValue, receipt: ReceiptInfo(status: .delivered, document: e.id, payloadSha256: a.signed.payloadSha256,
-                                                                                           onBehalfOf: try a.onBehalfOf.map { try UnitCode($0) })))
+            return GatewayStore.OutgoingReceipt(to: e.sender.rawValue, receipt: ReceiptInfo(status: .delivered, document: e.id, payloadSha256: a.signed.payloadSha256,
+                                                                                          onBehalfOf: try a.onBehalfOf.map { try UnitCode($0) }))
+        }
+        let incoming = try zip(docs, signedTogether(receipts, created: now)).map { a, r in
+            (GatewayStore.Incoming(envelope: a.signed.envelope, bytes: a.signed.bytes, payloadSha256: a.signed.payloadSha256, onBehalfOf: a.onBehalfOf, parts: a.parts), r)
         }
         let arrived = items.compactMap { a -> GatewayStore.ArrivedReceipt? in
             let e = a.signed.envelope
             guard e.kind == .receipt, let r = e.receipt else { return nil }
             return GatewayStore.ArrivedReceipt(id: e.id, from: e.sender.rawValue, receipt: r, envelope: a.signed.bytes, signedAt: Timestamp.parse(e.created))
         }
-        let absorbed = try store.absorb(documents: incoming, receipts: arrived)
+        let absorbed = try store.absorb(documents: incoming, receipts: arrived, now: now)
         for (a, r) in zip(docs, absorbed.documents) {
             let e = a.signed.envelope
             if case .duplicate = r {
@@ -138,11 +139,26 @@ extension Gateway {
                 logger.info("document received", metadata: ["document": "\(e.id)", "from": "\(e.sender)"])
             }
         }
-        let now = Date()
         for (r, queued) in zip(arrived, absorbed.queuedAt) {
             metrics.receipts.increment()
             if let queued { metrics.deliveryLatency.recordNanoseconds(Int64(max(0, now.timeIntervalSince(queued)) * 1e9)) }
             logger.info("receipt verified", metadata: ["document": "\(r.receipt.document)", "from": "\(r.from)", "status": "\(r.receipt.status.rawValue)"])
+        }
+    }
+
+    /// A group's receipts signed with one signature over their hash tree, before the group's
+    /// transaction stores them: the receipt then needs no commit of its own before it can go out.
+    /// While this unit's certificate is revoked they stay unsigned; the send loop signs them once
+    /// a replacement is installed.
+    func signedTogether(_ receipts: [GatewayStore.OutgoingReceipt], created: Date) throws -> [GatewayStore.OutgoingReceipt] {
+        let id = identity.withLock { $0 }
+        guard !id.revoked, !receipts.isEmpty else { return receipts }
+        let envelopes = try receipts.map { try receiptEnvelope(id: $0.id, to: UnitCode($0.to), receipt: $0.receipt, senderName: id.name, created: created) }
+        let signed = try SignedEnvelope.signBatch(envelopes, key: key, certificate: id.certificate)
+        return zip(receipts, signed).map { r, s in
+            var r = r
+            r.signed = (s.bytes, s.payloadSha256)
+            return r
         }
     }
 

@@ -120,7 +120,7 @@ extension Gateway {
         let me = try UnitCode(config.unit)
         for u in try store.unsigned(limit: 512) {
             let e = u.envelope(sender: me, senderName: id.name)
-            // Receipts waiting together are signed together (one signature over their hash tree).
+            // Receipts left unsigned (stored while the certificate was revoked) are signed together.
             if e.kind == .receipt { receipts.append(e); continue }
             let signed = try SignedEnvelope.sign(e, key: key, certificate: id.certificate)
             batch.append((u.id, signed.bytes, signed.payloadSha256))
@@ -134,10 +134,15 @@ extension Gateway {
 
     func makeReceipt(to unit: UnitCode, receipt: ReceiptInfo) throws -> GatewayStore.SignedReceipt {
         let id = identity.withLock { $0 }
-        let e = Envelope(kind: .receipt, sender: try UnitCode(config.unit), senderName: id.name, recipients: [.init(unit: unit, role: .main)],
-                         created: Timestamp.format(Date()), inReplyTo: receipt.document, receipt: receipt)
+        let e = try receiptEnvelope(id: UUIDv7.make(), to: unit, receipt: receipt, senderName: id.name, created: Date())
         let s = try SignedEnvelope.sign(e, key: key, certificate: id.certificate)
         return GatewayStore.SignedReceipt(id: e.id, to: unit.rawValue, receipt: receipt, envelope: s.bytes, payloadSha256: s.payloadSha256)
+    }
+
+    /// A receipt as this unit sends it; the same fields the send loop reads back for a receipt stored unsigned.
+    func receiptEnvelope(id: String, to unit: UnitCode, receipt: ReceiptInfo, senderName: String, created: Date) throws -> Envelope {
+        Envelope(id: id, kind: .receipt, sender: try UnitCode(config.unit), senderName: senderName, recipients: [.init(unit: unit, role: .main)],
+                 created: Timestamp.format(created), inReplyTo: receipt.document, receipt: receipt)
     }
 
     /// Stores a new outgoing document for the running gateway to sign and send (what `doc send` does).

@@ -80,7 +80,7 @@ extension Registry {
     /// The verification seal (验证印章): checks a stamp independently — signature, chain to this CA,
     /// the seal's own record and its revocation at the stamp's time — and records a code for the print.
     public func certifyPrint(_ p: RegistryAPI.PrintRequest, principal: Principal) throws -> RegistryAPI.PrintVerification {
-        guard case .unit(let printer) = principal else { throw YizhanError(.forbidden, "a certified print is asked for by a unit's gateway") }
+        guard case .unit = principal else { throw YizhanError(.forbidden, "a certified print is asked for by a unit's gateway") }
         let json = JSONValue.object(["id": .string(p.documentId), "sender": .string(p.sender), "document": p.document, "parts": p.parts])
         let v = try Stamping.verify(json: json, stamp: p.stamp)
         do { try CertificateVerifier(anchor: ca.certificate).verify(v.certificate, at: v.stampedAt) } catch {

@@ -418,13 +418,17 @@ public struct GatewayStore: Sendable {
         try writer.write { db in try Self.receive(db, incoming, receiptID: receipt.id, now: now) { try Self.insertReceipt(db, receipt, now: now) } }
     }
 
-    /// A receipt to queue unsigned: the gateway's send loop signs all waiting receipts together
-    /// (one signature over their hash tree), so under load a signature covers many.
-    public struct ReceiptToSign: Sendable {
+    /// The receipt for a document being stored: signed already (the gateway signs a group's
+    /// receipts together before the group's transaction, so the receipt costs no commit of its
+    /// own), or left unsigned for the send loop while this unit has no valid certificate.
+    public struct OutgoingReceipt: Sendable {
         public var id: String
         public var to: String
         public var receipt: ReceiptInfo
-        public init(id: String = UUIDv7.make(), to: String, receipt: ReceiptInfo) { self.id = id; self.to = to; self.receipt = receipt }
+        public var signed: (envelope: [UInt8], payloadSha256: String)?
+        public init(id: String = UUIDv7.make(), to: String, receipt: ReceiptInfo, signed: (envelope: [UInt8], payloadSha256: String)? = nil) {
+            self.id = id; self.to = to; self.receipt = receipt; self.signed = signed
+        }
     }
 
     /// A receipt that arrived and verified, to apply to the delivery it answers.
@@ -448,12 +452,12 @@ public struct GatewayStore: Sendable {
 
     /// Verified documents (each with its receipt) and verified receipts, stored in one
     /// transaction: a prefetch window of messages costs one commit, not one each.
-    public func absorb(documents: [(Incoming, ReceiptToSign)], receipts: [ArrivedReceipt], now: Date = Date()) throws -> Absorbed {
+    public func absorb(documents: [(Incoming, OutgoingReceipt)], receipts: [ArrivedReceipt], now: Date = Date()) throws -> Absorbed {
         try writer.write { db in
             var results: [InboxResult] = [], queued: [Date?] = []
             for (incoming, r) in documents {
                 results.append(try Self.receive(db, incoming, receiptID: r.id, now: now) {
-                    try Self.insertReceipt(db, id: r.id, to: r.to, receipt: r.receipt, signed: nil, now: now)
+                    try Self.insertReceipt(db, id: r.id, to: r.to, receipt: r.receipt, signed: r.signed, now: now)
                 })
             }
             for r in receipts {

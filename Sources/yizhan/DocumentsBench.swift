@@ -71,7 +71,7 @@ struct DocumentsBench: AsyncParsableCommand {
             var done = 0
             while done < n {
                 let batch = min(2000, n - done)
-                try s.enqueueMany(try load.drafts(batch, offset: k * perSender + done))
+                try s.enqueueMany(load.drafts(batch, offset: k * perSender + done))
                 done += batch
             }
         }
@@ -92,7 +92,7 @@ struct DocumentsBench: AsyncParsableCommand {
         for i in 0..<pacedCount {
             let due = p0 + .milliseconds(Int(Double(i) * 1000 / rate))
             if clock.now < due { try await Task.sleep(until: due, clock: clock) }
-            try stores[i % stores.count].enqueue(try load.drafts(1, offset: count + i)[0])
+            try stores[i % stores.count].enqueue(load.drafts(1, offset: count + i)[0])
         }
         try await load.waitDelivered(count + pacedCount, what: "paced run")
         let pl = try stores.flatMap { try $0.deliveryLatencies(since: pacedStart) }.map { $0 * 1000 }
@@ -201,8 +201,8 @@ struct DocumentsBench: AsyncParsableCommand {
         let part: [UInt8]
         let partSha: String
 
-        func drafts(_ n: Int, offset: Int) throws -> [GatewayStore.Draft] {
-            try (0..<n).map { i in
+        func drafts(_ n: Int, offset: Int) -> [GatewayStore.Draft] {
+            (0..<n).map { i in
                 GatewayStore.Draft(kind: .document, document: DocumentInfo(title: "基准文件 \(offset + i)", type: "通知"),
                                    recipients: [.init(unit: recipients[(offset + i) % recipients.count], role: .main)],
                                    parts: part.isEmpty ? [] : [.init(name: "正文.pdf", mediaType: "application/pdf", data: part, sha256: partSha)])

@@ -107,7 +107,7 @@ final class FaultRun: @unchecked Sendable {
         env["YIZHAN_LOG_LEVEL"] = env["YIZHAN_FAULT_LOG_LEVEL"] ?? "error"
         p.environment = env
         let logFile = net.dir + "/" + (h.path as NSString).lastPathComponent + ".log"
-        if !FileManager.default.fileExists(atPath: logFile) { FileManager.default.createFile(atPath: logFile, contents: nil) }
+        if !FileManager.default.fileExists(atPath: logFile) { _ = FileManager.default.createFile(atPath: logFile, contents: nil) }
         if let fh = FileHandle(forWritingAtPath: logFile) { fh.seekToEndOfFile(); p.standardError = fh }
         p.standardOutput = FileHandle.nullDevice
         try p.run()
@@ -249,7 +249,7 @@ final class FaultRun: @unchecked Sendable {
                 // An empty write-ahead log first: B's next write needs fresh space, which is gone.
                 try? sb.checkpointTruncating()
                 let filler = hb.path + "/filler"
-                FileManager.default.createFile(atPath: filler, contents: nil)
+                _ = FileManager.default.createFile(atPath: filler, contents: nil)
                 if let fh = FileHandle(forWritingAtPath: filler) {
                     var chunk = Data(count: 1 << 20)
                     while chunk.count >= 512 {

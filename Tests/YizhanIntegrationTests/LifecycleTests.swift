@@ -125,6 +125,40 @@ extension BrokerTests {
         }
     }
 
+    /// A receiver signs each group's receipts before storing the group, except while its own
+    /// certificate is revoked: then the document is still taken in, and its receipt is stored
+    /// unsigned and not sent (nothing goes out under a revoked certificate).
+    @Test func receiptsWaitUnsignedWhileTheReceiversCertificateIsRevoked() async throws {
+        try await TestNetwork.with { net in
+        let a = try randomUnitCode(), b = try randomUnitCode()
+        let ha = try await net.enrol(a, name: "甲"), hb = try await net.enrol(b, name: "乙")
+        let ga = RunningGateway(try net.gateway(ha)), gb = RunningGateway(try net.gateway(hb))
+        func receiptAtB(_ doc: String) throws -> (signed: Bool, state: String)? {
+            try DatabaseQueue(path: hb.database).read { db in
+                try Row.fetchOne(db, sql: """
+                    SELECT o.envelope IS NOT NULL AS signed, d.state FROM outbox o JOIN deliveries d ON d.document_id = o.id
+                    WHERE o.kind = 'receipt' AND o.in_reply_to = ?
+                    """, arguments: [doc]).map { ($0["signed"], $0["state"]) }
+            }
+        }
+        let before = try send(ga.gateway.store, to: b, title: "吊销前")
+        try await eventually("delivered before the revocation") { try ga.gateway.store.outboxEntry(id: before)?.deliveries.first?.state == "delivered" }
+        #expect(try receiptAtB(before)?.signed == true)
+
+        _ = try await net.admin.post("/v1/certificates/\(gb.gateway.signingCertificate.serialHex)/revoke", JSONValue.object(["reason": .string("key-compromise")]))
+        try await eventually("B paused signing") { gb.gateway.signingPaused }
+        let after = try send(ga.gateway.store, to: b, title: "吊销后")
+        try await eventually("B took the document in") { try gb.gateway.store.inboxEntry(id: after) != nil }
+        let stored = try #require(try receiptAtB(after))
+        #expect(!stored.signed && stored.state == "queued", "stored unsigned, waiting: \(stored)")
+        // B's send loop looks every 10 ms; in half a second it has had fifty chances to send it.
+        try await Task.sleep(for: .milliseconds(500))
+        #expect(try receiptAtB(after)?.signed == false)
+        #expect(try ga.gateway.store.outboxEntry(id: after)?.deliveries.first?.state == "published", "no receipt reached A")
+        await ga.stop(); await gb.stop()
+        }
+    }
+
     /// Rename: effective at a set time; former names kept and searchable; the certificate reissued
     /// and installed by the running gateway; new envelopes carry the new name; roster re-confirmation.
     @Test func renameTakesEffectAtItsTime() async throws {

@@ -87,6 +87,28 @@ import YizhanCore
         #expect(try store.outbox(includeReceipts: true).count == 1)
     }
 
+    /// A group's receipts come signed into the group's transaction and are due at once; one left
+    /// unsigned (the unit's certificate revoked) waits for the send loop and is not due.
+    @Test func absorbStoresSignedReceiptsDueAndUnsignedOnesWaiting() throws {
+        let a = try UnitCode.completing("11420100MB1234567")
+        func doc() -> Envelope {
+            Envelope(kind: .document, sender: a, recipients: [.init(unit: b, role: .main)], created: Timestamp.format(Date()), document: DocumentInfo(title: "t"))
+        }
+        let first = doc(), second = doc()
+        func incoming(_ e: Envelope) -> GatewayStore.Incoming {
+            GatewayStore.Incoming(envelope: e, bytes: [7], payloadSha256: String(repeating: "1", count: 64), onBehalfOf: nil, parts: [])
+        }
+        func receipt(_ e: Envelope) -> ReceiptInfo { ReceiptInfo(status: .delivered, document: e.id, payloadSha256: String(repeating: "1", count: 64)) }
+        let signed = GatewayStore.OutgoingReceipt(to: a.rawValue, receipt: receipt(first), signed: ([9, 9], String(repeating: "2", count: 64)))
+        let unsigned = GatewayStore.OutgoingReceipt(to: a.rawValue, receipt: receipt(second))
+        let absorbed = try store.absorb(documents: [(incoming(first), signed), (incoming(second), unsigned)], receipts: [])
+        #expect(absorbed.documents == [.stored, .stored])
+        #expect(try store.inboxCount() == 2)
+        let due = try store.due()
+        #expect(due.map(\.documentID) == [signed.id] && due.first?.envelope == [9, 9], "the signed receipt is due as stored")
+        #expect(try store.unsigned().map(\.id) == [unsigned.id], "the unsigned one waits for the send loop")
+    }
+
     @Test func schemaRefusesHalfRecords() throws {
         // A part whose bytes disagree with its declared size violates a CHECK constraint: nothing is stored.
         let bad = GatewayStore.PartData(name: "p", mediaType: "text/plain", data: [1, 2, 3], sha256: "short")
