@@ -3,7 +3,7 @@ import GRDB
 import YizhanCore
 
 /// Opens a WAL-mode SQLite pool shared safely between the long-running service and the
-/// command line (several processes), with a busy timeout instead of immediate failures.
+/// command line (several processes), waiting for each other's writes instead of failing.
 ///
 /// Every commit waits for the disk (`synchronous = FULL`): a gateway acks a broker message, and
 /// `doc send` tells a clerk "queued", only after a commit, so that commit has to survive a power
@@ -14,7 +14,7 @@ import YizhanCore
 enum DatabaseOpener {
     static func open(path: String, migrator: DatabaseMigrator) throws -> DatabasePool {
         var config = Configuration()
-        config.busyMode = .timeout(15)
+        config.busyMode = .callback(busy)
         config.foreignKeysEnabled = true
         let dir = (path as NSString).deletingLastPathComponent
         if !dir.isEmpty { try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true) }
@@ -23,6 +23,24 @@ enum DatabaseOpener {
         try pool.writeWithoutTransaction { try $0.execute(sql: "PRAGMA synchronous = FULL") }
         try migrator.migrate(pool)
         return pool
+    }
+}
+
+extension DatabaseOpener {
+    /// Waits out another process's write (`doc send` committing beside the running gateway) in
+    /// small steps. SQLite's own timeout sleeps 1, 2, 5, 10, 15… ms between tries, so a gateway that
+    /// meets a clerk's commit of a fraction of a millisecond could sleep ten times longer than the
+    /// commit took, and every document behind it would wait too. 0.1 ms steps for the first 20 ms,
+    /// then 1 ms steps; gives up (SQLITE_BUSY) after about 15 s, as the timeout did.
+    static let busy: Database.BusyCallback = { tries in
+        guard let pause = busyPause(afterTries: tries) else { return false }
+        usleep(pause)
+        return true
+    }
+
+    /// Microseconds to sleep before the next try; nil: give up.
+    static func busyPause(afterTries n: Int) -> UInt32? {
+        n < 200 ? 100 : n < 200 + 15_000 ? 1000 : nil
     }
 }
 
