@@ -50,7 +50,7 @@ final class ConnectionWorker: @unchecked Sendable {
             handle = h
             try openPublishChannel()
         } catch {
-            let e = (error as? AMQPError) ?? AMQPError(.connect, "\(error)")
+            let e = error
             state.shared.withLock { $0.failure = e }
             handle = nil
             ready.resume(throwing: e)
@@ -104,7 +104,7 @@ final class ConnectionWorker: @unchecked Sendable {
                 }
                 flushBatches()
             } catch {
-                let e = (error as? AMQPError) ?? AMQPError(.protocolError, "\(error)")
+                let e = error
                 logger.warning("amqp connection lost", metadata: ["error": "\(e)", "connection": "\(configuration)"])
                 fail(e)
                 return

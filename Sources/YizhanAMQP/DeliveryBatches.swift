@@ -3,7 +3,10 @@ import Synchronization
 /// A batch consumer's deliveries: each step takes everything that arrived since the last one
 /// (at most the prefetch window), so a consumer that spends a disk commit on one group finds the
 /// next group already grown, instead of a queue of small groups that would each cost a commit.
-/// Fails with the connection's error (after what had arrived) when the connection is lost.
+/// A step takes at most `Sink.groupBytes` of message bodies (always at least one message): a group
+/// stays in memory until it is handled while the broker refills the window, so large messages
+/// (1 MiB chunks) come in small groups. Fails with the connection's error (after what had
+/// arrived) when the connection is lost.
 public struct DeliveryBatches: AsyncSequence, Sendable {
     public typealias Element = [AMQPDelivery]
     let sink: Sink
@@ -25,16 +28,19 @@ public struct DeliveryBatches: AsyncSequence, Sendable {
             var onCancel: (@Sendable () -> Void)?
         }
         let state = Mutex(State())
+        /// 4 MiB: 32 documents of 4 KiB are one group; 1 MiB chunks come four at a time.
+        static let groupBytes = 4 << 20
 
         func append(_ ds: [AMQPDelivery]) {
             guard !ds.isEmpty else { return }
-            let waiter: CheckedContinuation<[AMQPDelivery]?, any Error>? = state.withLock { s in
-                guard !s.cancelled, s.failure == nil else { return nil }
-                if let w = s.waiter { s.waiter = nil; return w }
+            let (waiter, group): (CheckedContinuation<[AMQPDelivery]?, any Error>?, [AMQPDelivery]) = state.withLock { s in
+                guard !s.cancelled, s.failure == nil else { return (nil, []) }
                 s.arrived += ds
-                return nil
+                guard let w = s.waiter else { return (nil, []) }
+                s.waiter = nil
+                return (w, Self.group(from: &s.arrived))
             }
-            waiter?.resume(returning: ds)
+            waiter?.resume(returning: group)
         }
 
         func finish(throwing e: any Error) {
@@ -46,6 +52,21 @@ public struct DeliveryBatches: AsyncSequence, Sendable {
             waiter?.resume(throwing: e)
         }
 
+        /// The oldest deliveries, up to `groupBytes` of bodies (at least one).
+        static func group(from arrived: inout [AMQPDelivery]) -> [AMQPDelivery] {
+            var n = 0, bytes = 0
+            while n < arrived.count, n == 0 || bytes + arrived[n].body.count <= groupBytes {
+                bytes += arrived[n].body.count
+                n += 1
+            }
+            if n == arrived.count {
+                defer { arrived.removeAll(keepingCapacity: true) }
+                return arrived
+            }
+            defer { arrived.removeFirst(n) }
+            return Array(arrived[..<n])
+        }
+
         /// Called (once) when the consuming task is cancelled: the broker-side consumer is cancelled too.
         func setOnCancel(_ f: @escaping @Sendable () -> Void) { state.withLock { $0.onCancel = f } }
 
@@ -54,10 +75,7 @@ public struct DeliveryBatches: AsyncSequence, Sendable {
                 try await withCheckedThrowingContinuation { (c: CheckedContinuation<[AMQPDelivery]?, any Error>) in
                     enum Next { case give([AMQPDelivery]?), fail(any Error), wait }
                     let next: Next = state.withLock { s in
-                        if !s.arrived.isEmpty {
-                            defer { s.arrived.removeAll(keepingCapacity: true) }
-                            return .give(s.arrived)
-                        }
+                        if !s.arrived.isEmpty { return .give(Self.group(from: &s.arrived)) }
                         if let e = s.failure { return .fail(e) }
                         if s.cancelled { return .give(nil) }
                         s.waiter = c

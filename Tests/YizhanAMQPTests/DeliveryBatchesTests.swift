@@ -69,3 +69,36 @@ import Testing
         #expect(cancelled.load(ordering: .relaxed) == 1)
     }
 }
+
+extension DeliveryBatchesTests {
+    static func delivery(_ tag: UInt64, bytes: Int) -> AMQPDelivery {
+        var d = delivery(tag)
+        d.body = [UInt8](repeating: 0, count: bytes)
+        return d
+    }
+
+    /// Large messages come in small groups (a group stays in memory while the broker refills the
+    /// window), small ones up to the whole window; one message larger than the budget still goes.
+    @Test func aGroupHoldsAtMostTheByteBudget() async throws {
+        let mib = 1 << 20, budget = DeliveryBatches.Sink.groupBytes
+        let sink = DeliveryBatches.Sink()
+        sink.append((1...10).map { Self.delivery($0, bytes: mib) })
+        var it = DeliveryBatches(sink: sink).makeAsyncIterator()
+        var tags: [UInt64] = []
+        while tags.count < 10, let g = try await it.next() {
+            #expect(g.reduce(0) { $0 + $1.body.count } <= budget)
+            tags += g.map(\.deliveryTag)
+        }
+        #expect(tags == Array(1...10), "in order, none lost")
+
+        sink.append([Self.delivery(11, bytes: budget + 1), Self.delivery(12, bytes: 10)])
+        #expect(try await it.next()?.map(\.deliveryTag) == [11])
+        #expect(try await it.next()?.map(\.deliveryTag) == [12])
+
+        let waiting = Task { try await sink.take()?.map(\.deliveryTag) }
+        try await Self.untilWaiting(sink)
+        sink.append((13...20).map { Self.delivery($0, bytes: mib) })
+        #expect(try await waiting.value == [13, 14, 15, 16], "a waiting consumer gets the budget's worth too")
+        #expect(try await sink.take()?.map(\.deliveryTag) == [17, 18, 19, 20])
+    }
+}
