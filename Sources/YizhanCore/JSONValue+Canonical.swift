@@ -12,9 +12,9 @@ extension JSONValue {
 
     func writeCanonical(into out: inout [UInt8]) {
         switch self {
-        case .null: out.append(contentsOf: Array("null".utf8))
-        case .bool(let b): out.append(contentsOf: Array((b ? "true" : "false").utf8))
-        case .number(let d): out.append(contentsOf: Array(Self.ecmaScriptString(d).utf8))
+        case .null: out.append(contentsOf: "null".utf8)
+        case .bool(let b): out.append(contentsOf: (b ? "true" : "false").utf8)
+        case .number(let d): out.append(contentsOf: Self.ecmaScriptString(d).utf8)
         case .string(let s): Self.writeString(s, into: &out)
         case .array(let a):
             out.append(UInt8(ascii: "["))
@@ -25,20 +25,39 @@ extension JSONValue {
             out.append(UInt8(ascii: "]"))
         case .object(let o):
             out.append(UInt8(ascii: "{"))
-            let keys = o.keys.sorted { $0.utf16.lexicographicallyPrecedes($1.utf16) }
-            for (n, k) in keys.enumerated() {
+            for (n, (k, v)) in o.sorted(by: { Self.keyPrecedes($0.key, $1.key) }).enumerated() {
                 if n > 0 { out.append(UInt8(ascii: ",")) }
                 Self.writeString(k, into: &out)
                 out.append(UInt8(ascii: ":"))
-                o[k]!.writeCanonical(into: &out) // key comes from o.keys
+                v.writeCanonical(into: &out)
             }
             out.append(UInt8(ascii: "}"))
         }
     }
 
+    /// RFC 8785 orders members by their names' UTF-16 code units; for ASCII names (nearly all)
+    /// that is the order of their bytes, compared without walking UTF-16.
+    static func keyPrecedes(_ a: String, _ b: String) -> Bool {
+        let fast: Bool? = a.utf8.withContiguousStorageIfAvailable { x in
+            b.utf8.withContiguousStorageIfAvailable { y -> Bool? in
+                guard !x.contains(where: { $0 >= 0x80 }), !y.contains(where: { $0 >= 0x80 }) else { return nil }
+                return x.lexicographicallyPrecedes(y)
+            } ?? nil
+        } ?? nil
+        return fast ?? a.utf16.lexicographicallyPrecedes(b.utf16)
+    }
+
+    static let hexDigits = Array("0123456789abcdef".utf8)
+
     static func writeString(_ s: String, into out: inout [UInt8]) {
-        let hex = Array("0123456789abcdef".utf8)
         out.append(0x22)
+        // Most strings (base64url, codes, names) need no escape: copied in one go.
+        if s.utf8.allSatisfy({ $0 >= 0x20 && $0 != 0x22 && $0 != 0x5C }) {
+            out.append(contentsOf: s.utf8)
+            out.append(0x22)
+            return
+        }
+        let hex = Self.hexDigits
         for b in s.utf8 {
             switch b {
             case 0x22: out.append(contentsOf: [0x5C, 0x22])
@@ -49,7 +68,7 @@ extension JSONValue {
             case 0x0C: out.append(contentsOf: [0x5C, UInt8(ascii: "f")])
             case 0x0D: out.append(contentsOf: [0x5C, UInt8(ascii: "r")])
             case 0..<0x20:
-                out.append(contentsOf: Array("\\u00".utf8))
+                out.append(contentsOf: "\\u00".utf8)
                 out.append(hex[Int(b >> 4)])
                 out.append(hex[Int(b & 0xF)])
             default: out.append(b)
@@ -144,15 +163,15 @@ extension JSONValue {
         o.removeValue(forKey: key)
         var out: [UInt8] = [UInt8(ascii: "{")]
         var at: Int? = nil, first = false
-        let keys = o.keys.sorted { $0.utf16.lexicographicallyPrecedes($1.utf16) }
-        for (n, k) in keys.enumerated() {
-            if at == nil, key.utf16.lexicographicallyPrecedes(k.utf16) { at = out.count; first = n == 0 }
+        let members = o.sorted { Self.keyPrecedes($0.key, $1.key) }
+        for (n, (k, v)) in members.enumerated() {
+            if at == nil, Self.keyPrecedes(key, k) { at = out.count; first = n == 0 }
             if n > 0 { out.append(UInt8(ascii: ",")) }
             Self.writeString(k, into: &out)
             out.append(UInt8(ascii: ":"))
-            o[k]?.writeCanonical(into: &out)
+            v.writeCanonical(into: &out)
         }
-        if at == nil { at = out.count; first = keys.isEmpty }
+        if at == nil { at = out.count; first = members.isEmpty }
         out.append(UInt8(ascii: "}"))
         return CanonicalSplice(payload: out, key: key, at: at ?? 1, first: first)
     }

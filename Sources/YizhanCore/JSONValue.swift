@@ -161,7 +161,15 @@ struct JSONParser {
 
     mutating func parseString() throws(YizhanError) -> String {
         i += 1
-        var out: [UInt8] = []
+        // Most strings have no escape: validated and made from the input bytes in one go.
+        let start = i
+        while i < bytes.count, bytes[i] >= 0x20, bytes[i] != UInt8(ascii: "\""), bytes[i] != UInt8(ascii: "\\") { i += 1 }
+        if i < bytes.count, bytes[i] == UInt8(ascii: "\"") {
+            i += 1
+            guard let s = String(validating: bytes[start..<i - 1], as: UTF8.self) else { throw fail("invalid UTF-8 in string") }
+            return s
+        }
+        var out = Array(bytes[start..<i])
         while true {
             guard i < bytes.count else { throw fail("unterminated string") }
             let c = bytes[i]
@@ -226,7 +234,7 @@ struct JSONParser {
             guard i < bytes.count, (0x30...0x39).contains(bytes[i]) else { throw fail("bad exponent") }
             while i < bytes.count, (0x30...0x39).contains(bytes[i]) { i += 1 }
         }
-        guard let text = String(bytes: bytes[start..<i], encoding: .utf8), let d = Double(text), d.isFinite else {
+        guard let d = Double(String(decoding: bytes[start..<i], as: UTF8.self)), d.isFinite else {
             throw fail("number out of range")
         }
         return .number(d)

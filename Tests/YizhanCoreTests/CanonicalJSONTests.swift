@@ -34,6 +34,19 @@ func sharedTestdata() throws -> URL {
         for (d, s) in cases { #expect(JSONValue.ecmaScriptString(d) == s, "\(d)") }
     }
 
+    /// Strings without escapes take a shortcut in the parser and the writer; both ways give the
+    /// same values and bytes, and invalid UTF-8 is refused on either.
+    @Test func stringsWithAndWithoutEscapes() throws {
+        let plain = try JSONValue.parse(Array(#"{"b":"签收 ok","a":"x\"y\\z\n\u0001","aa":"\u00e9"}"#.utf8))
+        #expect(plain["b"]?.stringValue == "签收 ok" && plain["a"]?.stringValue == "x\"y\\z\n\u{01}" && plain["aa"]?.stringValue == "é")
+        #expect(String(decoding: plain.canonicalBytes(), as: UTF8.self) == #"{"a":"x\"y\\z\n\u0001","aa":"é","b":"签收 ok"}"#)
+        let badPlain: [UInt8] = Array(#"{"a":""#.utf8) + [0xC3, 0x28] + Array(#""}"#.utf8)
+        let badAfterEscape: [UInt8] = Array(#"{"a":"\n"#.utf8) + [0xFF] + Array(#""}"#.utf8)
+        #expect(throws: YizhanError.self) { try JSONValue.parse(badPlain) }
+        #expect(throws: YizhanError.self) { try JSONValue.parse(badAfterEscape) }
+        #expect(throws: YizhanError.self) { try JSONValue.parse(Array("{\"a\":\"tab\there\"}".utf8)) }
+    }
+
     @Test func duplicateMembersAndTrailingDataAreRejected() {
         #expect(throws: YizhanError.self) { try JSONValue.parse(#"{"a":1,"a":2}"#) }
         #expect(throws: YizhanError.self) { try JSONValue.parse(#"{"a":1} x"#) }
