@@ -46,8 +46,9 @@ public struct DeliveryBatches: AsyncSequence, Sendable {
         func finish(throwing e: any Error) {
             let waiter: CheckedContinuation<[AMQPDelivery]?, any Error>? = state.withLock { s in
                 if s.failure == nil { s.failure = e }
-                defer { s.waiter = nil }
-                return s.waiter
+                let w = s.waiter
+                s.waiter = nil
+                return w
             }
             waiter?.resume(throwing: e)
         }
@@ -59,12 +60,9 @@ public struct DeliveryBatches: AsyncSequence, Sendable {
                 bytes += arrived[n].body.count
                 n += 1
             }
-            if n == arrived.count {
-                defer { arrived.removeAll(keepingCapacity: true) }
-                return arrived
-            }
-            defer { arrived.removeFirst(n) }
-            return Array(arrived[..<n])
+            let group = Array(arrived[..<n])
+            arrived.removeFirst(n)
+            return group
         }
 
         /// Called (once) when the consuming task is cancelled: the broker-side consumer is cancelled too.
@@ -91,8 +89,10 @@ public struct DeliveryBatches: AsyncSequence, Sendable {
                 let (waiter, onCancel): (CheckedContinuation<[AMQPDelivery]?, any Error>?, (@Sendable () -> Void)?) = state.withLock { s in
                     guard !s.cancelled else { return (nil, nil) }
                     s.cancelled = true
-                    defer { s.waiter = nil; s.onCancel = nil }
-                    return (s.waiter, s.onCancel)
+                    let taken = (s.waiter, s.onCancel)
+                    s.waiter = nil
+                    s.onCancel = nil
+                    return taken
                 }
                 waiter?.resume(returning: nil)
                 onCancel?()

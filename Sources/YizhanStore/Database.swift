@@ -55,6 +55,15 @@ extension Database {
     func run(_ sql: String, arguments: StatementArguments = StatementArguments()) throws {
         try cachedStatement(sql: sql).execute(arguments: arguments)
     }
+
+    /// Runs `body` over `ids` in slices of 500 (under SQLite's limit on bound parameters), with
+    /// the slice's `?,?,…` placeholders for an `IN (…)` list and its arguments.
+    static func inSlices(_ ids: [String], _ body: (_ marks: String, _ arguments: StatementArguments) throws -> Void) rethrows {
+        for start in stride(from: 0, to: ids.count, by: 500) {
+            let slice = Array(ids[start..<min(ids.count, start + 500)])
+            try body(Array(repeating: "?", count: slice.count).joined(separator: ","), StatementArguments(slice))
+        }
+    }
 }
 
 extension DatabaseWriter {

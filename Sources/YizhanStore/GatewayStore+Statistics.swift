@@ -112,13 +112,11 @@ extension GatewayStore {
     public func receivedStages(_ ids: [String]) throws -> [String: (received: Double, receiptConfirmed: Double)] {
         try writer.read { db in
             var out: [String: (received: Double, receiptConfirmed: Double)] = [:]
-            for start in stride(from: 0, to: ids.count, by: 500) {
-                let slice = Array(ids[start..<min(ids.count, start + 500)])
-                let marks = Array(repeating: "?", count: slice.count).joined(separator: ",")
+            try Database.inSlices(ids) { marks, arguments in
                 for r in try Row.fetchAll(db, sql: """
                     SELECT i.id, i.received_at, d.published_at FROM inbox i JOIN deliveries d ON d.document_id = i.receipt_id
                     WHERE i.id IN (\(marks)) AND d.published_at IS NOT NULL
-                    """, arguments: StatementArguments(slice)) {
+                    """, arguments: arguments) {
                     out[r["id"]] = (r["received_at"], r["published_at"])
                 }
             }

@@ -326,15 +326,13 @@ public struct GatewayStore: Sendable {
             // Envelopes (and inline parts of framed copies) for the chosen copies, a few statements in all.
             let ids = Array(Set(due.map(\.documentID)))
             var envelopes: [String: [UInt8]] = [:], parts: [String: [[UInt8]]] = [:]
-            for start in stride(from: 0, to: ids.count, by: 500) {
-                let slice = Array(ids[start..<min(ids.count, start + 500)])
-                let marks = Array(repeating: "?", count: slice.count).joined(separator: ",")
-                for r in try Row.fetchAll(db, sql: "SELECT id, envelope FROM outbox WHERE id IN (\(marks))", arguments: StatementArguments(slice)) {
+            try Database.inSlices(ids) { marks, arguments in
+                for r in try Row.fetchAll(db, sql: "SELECT id, envelope FROM outbox WHERE id IN (\(marks))", arguments: arguments) {
                     envelopes[r["id"]] = Array((r["envelope"] as Data?) ?? Data())
                 }
-                guard !chunked else { continue }
+                guard !chunked else { return }
                 for r in try Row.fetchAll(db, sql: "SELECT document_id, data FROM outbox_parts WHERE document_id IN (\(marks)) AND data IS NOT NULL ORDER BY document_id, idx",
-                                          arguments: StatementArguments(slice)) {
+                                          arguments: arguments) {
                     parts[r["document_id"], default: []].append(Array((r["data"] as Data?) ?? Data()))
                 }
             }
