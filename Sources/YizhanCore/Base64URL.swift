@@ -32,6 +32,23 @@ public enum Base64URL {
         return r
     }()
 
+    /// Whether `decode` would accept `text`, without decoding it.
+    public static func isValid(_ text: String) -> Bool {
+        var text = text
+        return text.withUTF8 { u -> Bool in
+            let n = u.count
+            if n % 4 == 1 { return false }
+            let r = reverse
+            for c in u where r[Int(c)] == 0xFF { return false }
+            // The last character's unused low bits must be zero.
+            switch n % 4 {
+            case 2: return r[Int(u[n - 1])] & 0x0F == 0
+            case 3: return r[Int(u[n - 1])] & 0x03 == 0
+            default: return true
+            }
+        }
+    }
+
     /// Table-driven too: every received envelope decodes its certificate and signature. Refuses
     /// padding, characters outside the alphabet, an impossible length and non-zero trailing bits.
     public static func decode(_ text: String) -> [UInt8]? {

@@ -20,7 +20,7 @@ extension Envelope {
         }
         var seen = Set<String>()
         for (i, r) in recips.enumerated() {
-            guard let ro = r.objectValue, Set(ro.keys) == ["unit", "role"] else { throw violation("/recipients/\(i)", "must have exactly unit and role") }
+            guard let ro = r.objectValue, exactly(ro, "unit", "role") else { throw violation("/recipients/\(i)", "must have exactly unit and role") }
             guard let u = ro["unit"]?.stringValue, (try? UnitCode(u)) != nil else { throw violation("/recipients/\(i)/unit", "must be a valid unit code") }
             guard let role = ro["role"]?.stringValue, role == "main" || role == "cc" else { throw violation("/recipients/\(i)/role", "must be main or cc") }
             guard seen.insert(u).inserted else { throw violation("/recipients/\(i)/unit", "duplicate recipient") }
@@ -30,10 +30,9 @@ extension Envelope {
         }
         if let r = o["inReplyTo"] { guard let s = r.stringValue, UUIDv7.isValid(s) else { throw violation("/inReplyTo", "must be a UUIDv7") } }
         // Which members each kind carries, and which it must not.
-        let needs: [String: Set<Kind>] = ["receipt": [.receipt], "chase": [.chase], "attendance": [.attendance], "meeting": [.notice]]
-        for (member, kinds) in needs {
-            if kinds.contains(k), o[member] == nil { throw violation("/\(member)", "required for kind \(kind)") }
-            if !kinds.contains(k), o[member] != nil { throw violation("/\(member)", "not allowed for kind \(kind)") }
+        for (member, owner) in Self.kindMembers {
+            if owner == k, o[member] == nil { throw violation("/\(member)", "required for kind \(kind)") }
+            if owner != k, o[member] != nil { throw violation("/\(member)", "not allowed for kind \(kind)") }
         }
         if k.carriesDocument {
             guard o["document"] != nil else { throw violation("/document", "required for kind \(kind)") }
@@ -41,19 +40,19 @@ extension Envelope {
             guard o["document"] == nil else { throw violation("/document", "a \(kind) carries no document") }
             for m in ["signForBy", "supersedes"] where o[m] != nil { throw violation("/\(m)", "not allowed for kind \(kind)") }
         }
-        if [.receipt, .reply, .chase, .attendance].contains(k), o["inReplyTo"] == nil {
+        if k.answers, o["inReplyTo"] == nil {
             throw violation("/inReplyTo", "a \(kind) needs inReplyTo")
         }
         if let v = o["signForBy"] { try timestamp(v, "/signForBy") }
         if let r = o["supersedes"] { guard let s = r.stringValue, UUIDv7.isValid(s) else { throw violation("/supersedes", "must be a UUIDv7") } }
         if let m = o["meeting"] { try validateMeeting(m) }
         if let c = o["chase"] {
-            guard let co = c.objectValue, Set(co.keys) == ["message"], let msg = co["message"] else { throw violation("/chase", "must be {message}") }
+            guard let co = c.objectValue, exactly(co, "message"), let msg = co["message"] else { throw violation("/chase", "must be {message}") }
             try nonEmptyString(msg, "/chase/message", max: 1000)
         }
         if let a = o["attendance"] { try validateAttendance(a) }
         if let t = o["transfer"] {
-            guard let to = t.objectValue, Set(to.keys) == ["chunkSize"], let n = to["chunkSize"]?.numberValue, n == n.rounded(),
+            guard let to = t.objectValue, exactly(to, "chunkSize"), let n = to["chunkSize"]?.numberValue, n == n.rounded(),
                   n >= Double(TransferInfo.minimumChunk), n <= Double(TransferInfo.maximumChunk) else {
                 throw violation("/transfer", "must be {chunkSize} with \(TransferInfo.minimumChunk)...\(TransferInfo.maximumChunk) bytes")
             }
@@ -61,13 +60,13 @@ extension Envelope {
         }
         if let st = o["stamp"] {
             guard k.carriesDocument else { throw violation("/stamp", "a \(kind) carries no document to stamp") }
-            guard let so = st.objectValue, Set(so.keys) == ["seal", "stamped", "protected", "signature"] else {
+            guard let so = st.objectValue, exactly(so, "seal", "stamped", "protected", "signature") else {
                 throw violation("/stamp", "must have exactly seal, stamped, protected, signature")
             }
             try nonEmptyString(so["seal"]!, "/stamp/seal", max: 100) // keys checked above
             try timestamp(so["stamped"]!, "/stamp/stamped")
-            guard let p = so["protected"]?.stringValue, Base64URL.decode(p) != nil,
-                  let s = so["signature"]?.stringValue, Base64URL.decode(s) != nil else {
+            guard let p = so["protected"]?.stringValue, Base64URL.isValid(p),
+                  let s = so["signature"]?.stringValue, Base64URL.isValid(s) else {
                 throw violation("/stamp", "protected and signature must be base64url")
             }
         }
@@ -75,7 +74,7 @@ extension Envelope {
         if let r = o["receipt"] { try validateReceipt(r) }
         guard let parts = o["parts"]?.arrayValue, parts.count <= 1000 else { throw violation("/parts", "must be an array") }
         for (i, p) in parts.enumerated() {
-            guard let po = p.objectValue, Set(po.keys) == ["name", "mediaType", "size", "sha256"] else {
+            guard let po = p.objectValue, exactly(po, "name", "mediaType", "size", "sha256") else {
                 throw violation("/parts/\(i)", "must have exactly name, mediaType, size, sha256")
             }
             try nonEmptyString(po["name"]!, "/parts/\(i)/name", max: 255) // keys checked above
@@ -85,9 +84,9 @@ extension Envelope {
             }
             guard let h = po["sha256"]?.stringValue, isHex(h, count: 64) else { throw violation("/parts/\(i)/sha256", "must be 64 lower-case hex digits") }
         }
-        guard let sig = o["signature"]?.objectValue, Set(sig.keys).subtracting(["batch"]) == ["protected", "signature"],
-              let p = sig["protected"]?.stringValue, Base64URL.decode(p) != nil,
-              let s = sig["signature"]?.stringValue, Base64URL.decode(s) != nil else {
+        guard let sig = o["signature"]?.objectValue, sig.count == (sig["batch"] == nil ? 2 : 3),
+              let p = sig["protected"]?.stringValue, Base64URL.isValid(p),
+              let s = sig["signature"]?.stringValue, Base64URL.isValid(s) else {
             throw violation("/signature", "must be {protected, signature} in base64url")
         }
         if let b = sig["batch"] {
@@ -98,7 +97,7 @@ extension Envelope {
 
     /// A tree of at most 2^20 receipts, so a path has at most 20 hashes.
     static func validateBatch(_ b: JSONValue) throws(YizhanError) {
-        guard let bo = b.objectValue, Set(bo.keys) == ["index", "size", "path"] else {
+        guard let bo = b.objectValue, exactly(bo, "index", "size", "path") else {
             throw violation("/signature/batch", "must have exactly index, size, path")
         }
         guard case .number(let size)? = bo["size"], size >= 1, size <= 1_048_576, size == size.rounded(),
@@ -106,9 +105,17 @@ extension Envelope {
             throw violation("/signature/batch", "index and size must be integers with 0 ≤ index < size ≤ 2^20")
         }
         guard let path = bo["path"]?.arrayValue, path.count <= 20,
-              path.allSatisfy({ $0.stringValue.flatMap { Base64URL.decode($0) }?.count == 32 }) else {
+              path.allSatisfy({ $0.stringValue.map { $0.utf8.count == 43 && Base64URL.isValid($0) } == true }) else { // 43 characters = 32 bytes
             throw violation("/signature/batch/path", "must be at most 20 base64url SHA-256 hashes")
         }
+    }
+
+    /// Members that exactly one kind carries (and must).
+    static let kindMembers: [(String, Kind)] = [("receipt", .receipt), ("chase", .chase), ("attendance", .attendance), ("meeting", .notice)]
+
+    /// Whether `o` has exactly these members.
+    static func exactly(_ o: [String: JSONValue], _ keys: String...) -> Bool {
+        o.count == keys.count && keys.allSatisfy { o[$0] != nil }
     }
 
     static let documentMembers: Set<String> = ["title", "number", "type", "urgency", "signer", "classification", "issuer", "dateWritten",
@@ -132,7 +139,7 @@ extension Envelope {
         }
         // The model carries the semantic rules (number format, signer, classification, dates).
         let info: DocumentInfo
-        do { info = try d.decode(DocumentInfo.self) } catch { throw violation("/document", "does not decode") }
+        do { info = try DocumentInfo(json: d) } catch { throw violation("/document", "does not decode") }
         try info.validate()
     }
 
@@ -179,7 +186,8 @@ extension Envelope {
     }
 
     static func nonEmptyString(_ v: JSONValue, _ path: String, max: Int) throws(YizhanError) {
-        guard let s = v.stringValue, !s.isEmpty, s.count <= max else { throw violation(path, "must be a string of 1 to \(max) characters") }
+        // Characters are never more than UTF-8 bytes: most strings are settled without counting them.
+        guard let s = v.stringValue, !s.isEmpty, s.utf8.count <= max || s.count <= max else { throw violation(path, "must be a string of 1 to \(max) characters") }
     }
 
     static func isHex(_ s: String, count: Int) -> Bool {
@@ -194,17 +202,11 @@ extension Envelope {
     public static func parse(_ bytes: [UInt8]) throws(YizhanError) -> (Envelope, JSONValue) {
         let json = try JSONValue.parse(bytes)
         try validate(json)
-        do {
-            return (try json.decode(Envelope.self), json)
-        } catch {
-            throw YizhanError(.schemaViolation, "envelope does not decode: \(error)")
-        }
+        return (try decodeValidated(json), json)
     }
 
     /// RFC 8785 form of the envelope without its `signature` member: the JWS payload.
     public static func signingPayload(of json: JSONValue) -> [UInt8] {
-        guard case .object(var o) = json else { return json.canonicalBytes() }
-        o.removeValue(forKey: "signature")
-        return JSONValue.object(o).canonicalBytes()
+        json.canonicalSplice(omitting: "signature")?.payload ?? json.canonicalBytes()
     }
 }

@@ -6,7 +6,20 @@ public struct Envelope: Codable, Sendable, Equatable {
         case document, report, request, reply, notice, receipt, chase, attendance
 
         /// Kinds that carry GB/T 9704 `document` metadata.
-        public var carriesDocument: Bool { [.document, .report, .request, .reply, .notice].contains(self) }
+        public var carriesDocument: Bool {
+            switch self {
+            case .document, .report, .request, .reply, .notice: true
+            case .receipt, .chase, .attendance: false
+            }
+        }
+
+        /// Kinds that answer an earlier envelope and so need `inReplyTo`.
+        public var answers: Bool {
+            switch self {
+            case .receipt, .reply, .chase, .attendance: true
+            case .document, .report, .request, .notice: false
+            }
+        }
     }
 
     public struct Recipient: Codable, Sendable, Equatable, Hashable {

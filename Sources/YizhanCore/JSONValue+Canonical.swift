@@ -81,6 +81,8 @@ extension JSONValue {
     public static func ecmaScriptString(_ d: Double) -> String {
         if d == 0 { return "0" }
         if d < 0 { return "-" + ecmaScriptString(-d) }
+        // Integers below 2^53 (sizes, indices, spec) are their own shortest digits.
+        if d < 9_007_199_254_740_992, d == d.rounded(.towardZero) { return String(Int(d)) }
         // Swift prints the shortest digits that round-trip; split them into digits and exponent.
         let text = "\(d)"
         var mantissa = text
@@ -159,19 +161,21 @@ extension JSONValue {
     /// Serialises this object without member `key` and remembers where `key` sorts among the rest;
     /// nil for anything but an object.
     public func canonicalSplice(omitting key: String) -> CanonicalSplice? {
-        guard case .object(var o) = self else { return nil }
-        o.removeValue(forKey: key)
+        guard case .object(let o) = self else { return nil }
         var out: [UInt8] = [UInt8(ascii: "{")]
+        out.reserveCapacity(1024)
         var at: Int? = nil, first = false
-        let members = o.sorted { Self.keyPrecedes($0.key, $1.key) }
-        for (n, (k, v)) in members.enumerated() {
+        var n = 0
+        // Sorted, then the member skipped (no copy of the object without it).
+        for (k, v) in o.sorted(by: { Self.keyPrecedes($0.key, $1.key) }) where k != key {
             if at == nil, Self.keyPrecedes(key, k) { at = out.count; first = n == 0 }
             if n > 0 { out.append(UInt8(ascii: ",")) }
             Self.writeString(k, into: &out)
             out.append(UInt8(ascii: ":"))
             v.writeCanonical(into: &out)
+            n += 1
         }
-        if at == nil { at = out.count; first = members.isEmpty }
+        if at == nil { at = out.count; first = n == 0 }
         out.append(UInt8(ascii: "}"))
         return CanonicalSplice(payload: out, key: key, at: at ?? 1, first: first)
     }

@@ -6,22 +6,53 @@ public struct UnitCode: Hashable, Sendable, Codable, CustomStringConvertible, Co
     public let rawValue: String
 
     public init(_ text: String) throws(YizhanError) {
+        // Every envelope names two or more units: a valid code is checked on its bytes, and
+        // anything else goes the long way round, which says what is wrong with it.
+        if !Self.isValidASCII(text), let problem = Self.problem(with: text) { throw problem }
+        rawValue = text
+    }
+
+    /// What is wrong with `text` as a unit code, character by character; nil when nothing is.
+    static func problem(with text: String) -> YizhanError? {
         let chars = Array(text)
         guard chars.count == 18 else {
-            throw YizhanError(.invalidUnitCode, "unit code must have 18 characters, got \(chars.count)")
+            return YizhanError(.invalidUnitCode, "unit code must have 18 characters, got \(chars.count)")
         }
         var values: [Int] = []
         for (i, c) in chars.enumerated() {
             guard let v = Self.alphabet.firstIndex(of: c) else {
-                throw YizhanError(.invalidUnitCode, "unit code has '\(c)' at position \(i + 1), not in 0-9A-Y less I O Z S V")
+                return YizhanError(.invalidUnitCode, "unit code has '\(c)' at position \(i + 1), not in 0-9A-Y less I O Z S V")
             }
             values.append(v)
         }
         let expected = Self.checkCharacter(forFirst17: values.prefix(17))
         guard chars[17] == expected else {
-            throw YizhanError(.invalidUnitCode, "unit code \(text) has check character \(chars[17]), expected \(expected)")
+            return YizhanError(.invalidUnitCode, "unit code \(text) has check character \(chars[17]), expected \(expected)")
         }
-        rawValue = text
+        return nil
+    }
+
+    /// Alphabet index of each ASCII byte, 0xFF where it is not in the alphabet.
+    static let indexOfByte: [UInt8] = {
+        var t = [UInt8](repeating: 0xFF, count: 256)
+        for (i, c) in alphabet.enumerated() { if let a = c.asciiValue { t[Int(a)] = UInt8(i) } }
+        return t
+    }()
+
+    static func isValidASCII(_ text: String) -> Bool {
+        var text = text
+        return text.withUTF8 { u in
+            guard u.count == 18 else { return false }
+            let t = indexOfByte
+            var sum = 0
+            for i in 0..<17 {
+                let v = t[Int(u[i])]
+                guard v != 0xFF else { return false }
+                sum += Int(v) * weights[i]
+            }
+            let last = t[Int(u[17])]
+            return last != 0xFF && Int(last) == (31 - sum % 31) % 31
+        }
     }
 
     /// Computes the 18th character for 17 leading alphabet indices.

@@ -35,8 +35,8 @@ public struct SignedEnvelope: Sendable {
         init(_ envelope: Envelope) throws {
             var e = envelope
             e.signature = nil
-            let json = try JSONValue.from(e)
-            guard case .object(let o) = json, let splice = json.canonicalSplice(omitting: "signature") else {
+            let o = e.jsonObject
+            guard let splice = JSONValue.object(o).canonicalSplice(omitting: "signature") else {
                 throw YizhanError(.invalidArgument, "envelope is not an object")
             }
             self.envelope = e; object = o; self.splice = splice
@@ -46,12 +46,9 @@ public struct SignedEnvelope: Sendable {
         func signed(_ sig: Envelope.Signature) -> SignedEnvelope {
             var e = envelope, o = object
             e.signature = sig
-            var so: [String: JSONValue] = ["protected": .string(sig.protected), "signature": .string(sig.signature)]
-            if let b = sig.batch {
-                so["batch"] = .object(["index": .number(Double(b.index)), "size": .number(Double(b.size)), "path": .array(b.path.map { .string($0) })])
-            }
-            o["signature"] = .object(so)
-            return SignedEnvelope(bytes: splice.with(.object(so)), envelope: e, json: .object(o), payloadSha256: Digest.sha256Hex(splice.payload))
+            let so = sig.jsonValue
+            o["signature"] = so
+            return SignedEnvelope(bytes: splice.with(so), envelope: e, json: .object(o), payloadSha256: Digest.sha256Hex(splice.payload))
         }
     }
 

@@ -276,8 +276,8 @@ public struct GatewayStore: Sendable {
                 return Unsigned(
                     id: id, kind: Envelope.Kind(rawValue: row["kind"]) ?? .document,
                     createdAt: Date(timeIntervalSince1970: row["created_at"]),
-                    document: try docJSON.map { try JSONValue.parse($0).decode(DocumentInfo.self) },
-                    receipt: try receiptJSON.map { try JSONValue.parse($0).decode(ReceiptInfo.self) },
+                    document: try docJSON.map { try DocumentInfo(json: try JSONValue.parse($0)) },
+                    receipt: try receiptJSON.map { try ReceiptInfo(json: try JSONValue.parse($0)) },
                     inReplyTo: row["in_reply_to"],
                     recipients: recipients[id] ?? [],
                     parts: parts[id] ?? [],
@@ -492,7 +492,7 @@ public struct GatewayStore: Sendable {
     /// A receipt in the outbox with its one copy to send: signed already, or (`signed` nil) left for
     /// the send loop to sign together with the other receipts waiting.
     static func insertReceipt(_ db: Database, id: String, to: String, receipt: ReceiptInfo, signed: (envelope: [UInt8], payloadSha256: String)?, now: Date) throws {
-        let receiptJSON = String(decoding: try JSONValue.from(receipt).canonicalBytes(), as: UTF8.self)
+        let receiptJSON = String(decoding: receipt.jsonValue.canonicalBytes(), as: UTF8.self)
         try db.run( "INSERT INTO outbox (id, kind, created_at, in_reply_to, receipt_json, envelope, payload_sha256) VALUES (?, 'receipt', ?, ?, ?, ?, ?)",
                        arguments: [id, now.storeTime, receipt.document, receiptJSON, signed.map { Data($0.envelope) }, signed?.payloadSha256])
         try db.run( "INSERT INTO deliveries (document_id, recipient, role, state, next_attempt_at) VALUES (?, ?, 'main', 'queued', ?)",
