@@ -33,6 +33,9 @@ final class ConnectionWorker: @unchecked Sendable {
     var consumers: [UInt16: AMQPConnection.ConsumerSink] = [:]
     /// Deliveries for batch consumers, handed over after each read of the socket.
     var pendingBatches: [UInt16: [AMQPDelivery]] = [:]
+    /// Unsettled deliveries per consumer channel, and the acks handed over but not yet sent.
+    var acks: [UInt16: ConsumerAcks] = [:]
+    var pendingAcks: [UInt16: [UInt64]] = [:]
     var closeWaiters: [CheckedContinuation<Void, Never>] = []
 
     init(connection: AMQPConnection, logger: Logger) {
@@ -89,8 +92,11 @@ final class ConnectionWorker: @unchecked Sendable {
             }
             do {
                 for c in commands {
+                    // Acks in a row go out together; anything else keeps its place after them.
+                    if case .ack = c {} else { try sendAcks() }
                     if try handle(c) { closing = true }
                 }
+                try sendAcks()
                 if closing { break }
                 try flushPublishes()
                 guard let h = handle else { break }
@@ -158,11 +164,15 @@ final class ConnectionWorker: @unchecked Sendable {
             }
         case .cancelConsumer(let ch):
             pendingBatches.removeValue(forKey: ch)
+            acks.removeValue(forKey: ch)
             if consumers.removeValue(forKey: ch) != nil { h.closeChannel(ch) }
         case .ack(let ch, let tag):
-            if consumers[ch] != nil { try h.ack(ch, tag: tag, multiple: false) }
+            if consumers[ch] != nil { pendingAcks[ch, default: []].append(tag) }
         case .reject(let ch, let tag, let requeue):
-            if consumers[ch] != nil { try h.nack(ch, tag: tag, requeue: requeue) }
+            if consumers[ch] != nil {
+                acks[ch]?.rejected(tag)
+                try h.nack(ch, tag: tag, requeue: requeue)
+            }
         case .declareQueue(let name, let durable, let passive, let cont):
             let ch = allocateChannel()
             do {
@@ -190,6 +200,16 @@ final class ConnectionWorker: @unchecked Sendable {
             return true
         }
         return false
+    }
+
+    /// Sends the acks handed over since the last call, as few frames as `ConsumerAcks` allows.
+    func sendAcks() throws(AMQPError) {
+        guard !pendingAcks.isEmpty, let h = handle else { return }
+        let pending = pendingAcks
+        pendingAcks.removeAll(keepingCapacity: true)
+        for (ch, tags) in pending where consumers[ch] != nil {
+            for f in acks[ch, default: ConsumerAcks()].ack(tags) { try h.ack(ch, tag: f.tag, multiple: f.multiple) }
+        }
     }
 
     func flushPublishes() throws(AMQPError) {
@@ -223,11 +243,16 @@ final class ConnectionWorker: @unchecked Sendable {
             confirms.returnReceived(messageID: mid, routingKey: rk, replyCode: code, replyText: text)
         case .delivery(let d):
             switch consumers[d.channel] {
-            case .single(let c)?: c.yield(d)
-            case .batches?: pendingBatches[d.channel, default: []].append(d)
+            case .single(let c)?:
+                acks[d.channel, default: ConsumerAcks()].delivered(d.deliveryTag)
+                c.yield(d)
+            case .batches?:
+                acks[d.channel, default: ConsumerAcks()].delivered(d.deliveryTag)
+                pendingBatches[d.channel, default: []].append(d)
             case nil: break
             }
         case .consumerCancelled(let ch):
+            acks.removeValue(forKey: ch)
             consumers.removeValue(forKey: ch)?.finish(throwing: AMQPError(.channelClosed, "the broker cancelled the consumer (queue deleted?)"))
         case .channelClosed(let ch, let e):
             if ch == publishChannel {
@@ -235,6 +260,7 @@ final class ConnectionWorker: @unchecked Sendable {
                 logger.warning("publishing channel closed by the broker", metadata: ["error": "\(e)"])
                 for c in confirms.failAll() { c.resume(throwing: e) }
             } else if let c = consumers.removeValue(forKey: ch) {
+                acks.removeValue(forKey: ch)
                 c.finish(throwing: e)
             }
         }
@@ -251,6 +277,8 @@ final class ConnectionWorker: @unchecked Sendable {
         for p in waiting { p.continuation.resume(throwing: e) }
         waiting.removeAll()
         pendingBatches.removeAll()
+        acks.removeAll()
+        pendingAcks.removeAll()
         for (_, c) in consumers { c.finish(throwing: e) }
         consumers.removeAll()
         for c in queued {

@@ -66,6 +66,49 @@ extension BrokerTests {
         }
     }
 
+    /// Acks handed over together go out combined (ConsumerAcks): groups acked at once, the oldest
+    /// delivery held back while everything after it is acked, one rejected and redelivered. The
+    /// broker's own count shows the held one is the only message still unacked (no combined ack
+    /// covered it), then none once it is acked.
+    @Test func combinedAcksSettleEveryMessageOnce() async throws {
+        try await Self.withScratch { vhost, queue in
+        let conn = try await AMQPConnection.connect(try TestBroker.guestConfig(vhost: vhost))
+        let n = 300
+        for i in 0..<n {
+            let r = try await conn.publish(exchange: "amq.direct", routingKey: "key", message: AMQPMessage(body: Array("m\(i)".utf8), messageID: "m\(i)"))
+            #expect(r == .confirmed)
+        }
+        // A prefetch of 20: acks that went missing would stall the consumer, not pass unnoticed.
+        let batches = try await conn.consumeBatches(queue: queue, prefetch: 20)
+        var acked = Set<String>(), held: AMQPDelivery?, rejectedOnce = false, redeliveredSeen = false
+        for try await batch in batches {
+            var group: [AMQPDelivery] = []
+            for d in batch {
+                let body = String(decoding: d.body, as: UTF8.self)
+                if d.redelivered, body == "m7" { redeliveredSeen = true }
+                if held == nil { held = d; continue }
+                if body == "m7", !rejectedOnce { rejectedOnce = true; try conn.reject(d, requeue: true); continue }
+                group.append(d)
+            }
+            try conn.ack(group)
+            for d in group { acked.insert(String(decoding: d.body, as: UTF8.self)) }
+            if acked.count == n - 1 { break }
+        }
+        #expect(rejectedOnce && redeliveredSeen)
+        guard let held else { Issue.record("nothing was delivered"); return }
+        try await eventually("only the held delivery unacked at the broker") {
+            try TestBroker.queueCounts(vhost: vhost, queue: queue).map { $0 == (0, 1) } ?? false
+        }
+        try conn.ack(held)
+        acked.insert(String(decoding: held.body, as: UTF8.self))
+        #expect(acked.count == n)
+        try await eventually("every message settled") {
+            try TestBroker.queueCounts(vhost: vhost, queue: queue).map { $0 == (0, 0) } ?? false
+        }
+        await conn.close()
+        }
+    }
+
     @Test func idleConnectionStaysUpOnHeartbeats() async throws {
         try await Self.withScratch { vhost, _ in
         // With a 1 s heartbeat the broker drops a silent client after about 2 s.

@@ -61,7 +61,7 @@ extension BrokerTests {
             let ha = try await net.enrol(a, name: "市城建委"), hb = try await net.enrol(b, name: "江岸区建设局")
             let sa = try GatewayStore(path: ha.database)
             let portA = try freePort(), portB = try freePort()
-            var pa = try startGatewayProcess(home: ha.path, metricsPort: portA)
+            let pa = try startGatewayProcess(home: ha.path, metricsPort: portA)
             var pb = try startGatewayProcess(home: hb.path, metricsPort: portB)
             defer { pa.terminate(); pb.terminate() }
 

@@ -57,6 +57,26 @@ enum TestBroker {
     }
 }
 
+extension TestBroker {
+    /// A queue's ready and unacknowledged messages as the broker counts them now (not the
+    /// management API's periodic statistics).
+    static func queueCounts(vhost: String, queue: String) throws -> (ready: Int, unacked: Int)? {
+        let p = Process(), out = Pipe()
+        p.executableURL = URL(fileURLWithPath: "/usr/sbin/rabbitmqctl")
+        p.arguments = ["list_queues", "-p", vhost, "name", "messages_ready", "messages_unacknowledged", "--no-table-headers", "--quiet"]
+        p.standardOutput = out
+        try p.run()
+        let data = out.fileHandleForReading.readDataToEndOfFile()
+        p.waitUntilExit()
+        guard p.terminationStatus == 0 else { throw TestFailure("rabbitmqctl list_queues exited \(p.terminationStatus)") }
+        for line in String(decoding: data, as: UTF8.self).split(separator: "\n") {
+            let f = line.split(whereSeparator: { $0 == "\t" || $0 == " " })
+            if f.count == 3, f[0] == queue, let r = Int(f[1]), let u = Int(f[2]) { return (r, u) }
+        }
+        return nil
+    }
+}
+
 /// Waits for a condition with a deadline; fails with `what` when it never holds.
 func eventually(_ what: String, timeout: Duration = .seconds(60), _ condition: () async throws -> Bool) async throws {
     let deadline = ContinuousClock.now + timeout
