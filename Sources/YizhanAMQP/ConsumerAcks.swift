@@ -29,8 +29,8 @@ public struct ConsumerAcks: Sendable {
         if let i = unsettled.firstIndex(of: tag) { unsettled.remove(at: i) }
     }
 
-    /// The frames that ack `tags`, and the tags settled. A tag not among the unsettled ones (say,
-    /// acked twice) is sent alone, so the broker's answer stays what it would have been.
+    /// The frames that ack `tags`, which are settled from then on. A tag not among the unsettled
+    /// ones (say, acked twice) is sent alone, so the broker's answer stays what it would have been.
     public mutating func ack(_ tags: [UInt64]) -> [Frame] {
         guard !tags.isEmpty else { return [] }
         let acked = Set(tags)

@@ -124,12 +124,6 @@ extension Envelope {
             return n
         }
 
-        func optionalInt(_ key: String) throws(YizhanError) -> Int? {
-            guard let v = try optional(key) else { return nil }
-            guard case .number(let d) = v, let n = Int(exactly: d) else { throw wrong(key) }
-            return n
-        }
-
         func array(_ key: String) throws(YizhanError) -> [JSONValue] {
             guard case .array(let a)? = o[key] else { throw wrong(key) }
             return a
