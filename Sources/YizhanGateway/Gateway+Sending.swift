@@ -134,15 +134,17 @@ extension Gateway {
 
     func makeReceipt(to unit: UnitCode, receipt: ReceiptInfo) throws -> GatewayStore.SignedReceipt {
         let id = identity.withLock { $0 }
-        let e = try receiptEnvelope(id: UUIDv7.make(), to: unit, receipt: receipt, senderName: id.name, created: Date())
+        let e = receiptEnvelope(id: UUIDv7.make(), from: try UnitCode(config.unit), senderName: id.name, to: unit, receipt: receipt,
+                                created: Timestamp.format(Date()))
         let s = try SignedEnvelope.sign(e, key: key, certificate: id.certificate)
         return GatewayStore.SignedReceipt(id: e.id, to: unit.rawValue, receipt: receipt, envelope: s.bytes, payloadSha256: s.payloadSha256)
     }
 
-    /// A receipt as this unit sends it; the same fields the send loop reads back for a receipt stored unsigned.
-    func receiptEnvelope(id: String, to unit: UnitCode, receipt: ReceiptInfo, senderName: String, created: Date) throws -> Envelope {
-        Envelope(id: id, kind: .receipt, sender: try UnitCode(config.unit), senderName: senderName, recipients: [.init(unit: unit, role: .main)],
-                 created: Timestamp.format(created), inReplyTo: receipt.document, receipt: receipt)
+    /// A receipt as this unit sends it; the same fields the send loop reads back for a receipt stored
+    /// unsigned. The sender and time come in ready-made: a group's receipts share them.
+    func receiptEnvelope(id: String, from sender: UnitCode, senderName: String, to unit: UnitCode, receipt: ReceiptInfo, created: String) -> Envelope {
+        Envelope(id: id, kind: .receipt, sender: sender, senderName: senderName, recipients: [.init(unit: unit, role: .main)],
+                 created: created, inReplyTo: receipt.document, receipt: receipt)
     }
 
     /// Stores a new outgoing document for the running gateway to sign and send (what `doc send` does).
