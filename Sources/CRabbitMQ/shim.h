@@ -43,6 +43,14 @@ static inline int yz_send_connection_close_ok(amqp_connection_state_t conn) {
     return amqp_send_method(conn, 0, AMQP_CONNECTION_CLOSE_OK_METHOD, &ok);
 }
 
+/* A heartbeat frame, for when the connection's thread is not reading (and so rabbitmq-c sends none). */
+static inline int yz_send_heartbeat(amqp_connection_state_t conn) {
+    amqp_frame_t f;
+    f.frame_type = AMQP_FRAME_HEARTBEAT;
+    f.channel = 0;
+    return amqp_send_frame(conn, &f);
+}
+
 /* Waits for one frame with a timeout in microseconds. */
 static inline int yz_wait_frame(amqp_connection_state_t conn, amqp_frame_t *frame, long usec) {
     struct timeval tv;

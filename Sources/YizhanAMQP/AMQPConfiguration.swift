@@ -25,6 +25,11 @@ public struct AMQPConfiguration: Sendable, CustomStringConvertible {
     public var connectTimeoutSeconds: Int
     /// Publisher confirms outstanding at most; further publishes wait for room.
     public var confirmWindow: Int
+    /// Body bytes that deliveries not yet acked or rejected may take, across this connection's
+    /// consumers, before the connection stops reading from the broker until acks make room (TCP
+    /// then holds the broker back; confirms and other traffic wait too). A consumer's memory is
+    /// bounded by this and one message, whatever its prefetch window and the messages' sizes.
+    public var consumerBudgetBytes = 32 << 20
     /// Further nodes of the same cluster (host, port), tried in turn after `host:port` when a
     /// connection cannot be made or is lost (see `withReconnection`).
     public var alternates: [(host: String, port: Int)] = []

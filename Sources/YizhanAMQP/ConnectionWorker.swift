@@ -37,6 +37,8 @@ final class ConnectionWorker: @unchecked Sendable {
     var acks: [UInt16: ConsumerAcks] = [:]
     var pendingAcks: [UInt16: [UInt64]] = [:]
     var closeWaiters: [CheckedContinuation<Void, Never>] = []
+    /// When the thread last sent a heartbeat of its own (only while it is not reading, see `holding`).
+    var lastHeartbeat = ContinuousClock.now
 
     init(connection: AMQPConnection, logger: Logger) {
         self.owner = connection
@@ -100,10 +102,19 @@ final class ConnectionWorker: @unchecked Sendable {
                 if closing { break }
                 try flushPublishes()
                 guard let h = handle else { break }
+                if holding {
+                    // The consumers hold their budget: read nothing (the socket fills and TCP holds
+                    // the broker back) until acks make room; keep the connection alive meanwhile.
+                    flushBatches()
+                    if commands.isEmpty { waitForInput(socket: nil) }
+                    drainWake()
+                    try heartbeatWhileHolding(h)
+                    continue
+                }
                 if commands.isEmpty && !h.hasBufferedInput { waitForInput(socket: h.socketFD) }
                 drainWake()
                 var n = 0
-                while n < 512 {
+                while n < 512, !holding {
                     let ev = try h.nextEvent(timeoutMicros: 0, connectionID: connectionID)
                     if case .none = ev { if !h.hasBufferedInput { break } } else { try process(ev) }
                     n += 1
@@ -128,10 +139,31 @@ final class ConnectionWorker: @unchecked Sendable {
         pendingBatches.removeAll(keepingCapacity: true)
     }
 
-    func waitForInput(socket: Int32) {
-        var fds = [pollfd(fd: socket, events: Int16(POLLIN), revents: 0), pollfd(fd: state.wakeRead, events: Int16(POLLIN), revents: 0)]
-        // Wake at least every 200 ms so rabbitmq-c can send heartbeats on an idle connection.
-        _ = poll(&fds, 2, 200)
+    /// Waits for the broker (unless `socket` is nil) or a command. Wakes at least every 200 ms so
+    /// that heartbeats go out on an idle connection.
+    func waitForInput(socket: Int32?) {
+        var fds = [pollfd(fd: state.wakeRead, events: Int16(POLLIN), revents: 0)]
+        if let socket { fds.append(pollfd(fd: socket, events: Int16(POLLIN), revents: 0)) }
+        _ = poll(&fds, nfds_t(fds.count), 200)
+    }
+
+    /// Deliveries not yet acked or rejected take this many body bytes or more: stop reading.
+    /// The prefetch window bounds messages, not bytes; this bounds the bytes a consumer can be
+    /// made to hold (a window of 16 MiB chunks would be 4 GiB), whatever the window.
+    var holding: Bool {
+        var bytes = 0
+        for a in acks.values { bytes += a.bytes }
+        return bytes >= configuration.consumerBudgetBytes
+    }
+
+    /// rabbitmq-c sends heartbeats only while it reads; while the thread holds off reading, it
+    /// sends them itself, at twice the negotiated rate.
+    func heartbeatWhileHolding(_ h: RabbitMQHandle) throws(AMQPError) {
+        guard configuration.heartbeatSeconds > 0 else { return }
+        let now = ContinuousClock.now
+        guard now - lastHeartbeat >= .milliseconds(configuration.heartbeatSeconds * 500) else { return }
+        try h.sendHeartbeat()
+        lastHeartbeat = now
     }
 
     func drainWake() {
@@ -244,10 +276,10 @@ final class ConnectionWorker: @unchecked Sendable {
         case .delivery(let d):
             switch consumers[d.channel] {
             case .single(let c)?:
-                acks[d.channel, default: ConsumerAcks()].delivered(d.deliveryTag)
+                acks[d.channel, default: ConsumerAcks()].delivered(d.deliveryTag, bytes: d.body.count)
                 c.yield(d)
             case .batches?:
-                acks[d.channel, default: ConsumerAcks()].delivered(d.deliveryTag)
+                acks[d.channel, default: ConsumerAcks()].delivered(d.deliveryTag, bytes: d.body.count)
                 pendingBatches[d.channel, default: []].append(d)
             case nil: break
             }

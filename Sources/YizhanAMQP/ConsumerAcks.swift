@@ -14,19 +14,25 @@ public struct ConsumerAcks: Sendable {
         public init(tag: UInt64, multiple: Bool) { self.tag = tag; self.multiple = multiple }
     }
 
-    var unsettled: [UInt64] = []
+    /// Unsettled deliveries in arrival order, with their body sizes.
+    var unsettled: [(tag: UInt64, bytes: Int)] = []
+
+    /// Body bytes of the unsettled deliveries: what the consumer holds in memory or has yet to
+    /// handle, which bounds how much more the connection reads (`AMQPConfiguration.consumerBudgetBytes`).
+    public private(set) var bytes = 0
 
     public init() {}
 
     public var count: Int { unsettled.count }
 
-    public mutating func delivered(_ tag: UInt64) {
-        unsettled.append(tag)
+    public mutating func delivered(_ tag: UInt64, bytes size: Int = 0) {
+        unsettled.append((tag, size))
+        bytes += size
     }
 
     /// A delivery rejected (or nacked) on its own: no longer ours to ack.
     public mutating func rejected(_ tag: UInt64) {
-        if let i = unsettled.firstIndex(of: tag) { unsettled.remove(at: i) }
+        if let i = unsettled.firstIndex(where: { $0.tag == tag }) { bytes -= unsettled.remove(at: i).bytes }
     }
 
     /// The frames that ack `tags`, which are settled from then on. A tag not among the unsettled
@@ -36,17 +42,23 @@ public struct ConsumerAcks: Sendable {
         let acked = Set(tags)
         // The longest run of oldest unsettled deliveries that are all being acked.
         var run = 0
-        while run < unsettled.count, acked.contains(unsettled[run]) { run += 1 }
+        while run < unsettled.count, acked.contains(unsettled[run].tag) { run += 1 }
         var frames: [Frame] = []
         var covered = Set<UInt64>()
         if run > 0 {
-            frames.append(Frame(tag: unsettled[run - 1], multiple: run > 1))
-            covered = Set(unsettled[..<run])
+            frames.append(Frame(tag: unsettled[run - 1].tag, multiple: run > 1))
+            covered = Set(unsettled[..<run].map(\.tag))
         }
         for t in tags.sorted() where covered.insert(t).inserted {
             frames.append(Frame(tag: t, multiple: false))
         }
-        unsettled.removeAll { acked.contains($0) }
+        var released = 0
+        unsettled.removeAll { u in
+            guard acked.contains(u.tag) else { return false }
+            released += u.bytes
+            return true
+        }
+        bytes -= released
         return frames
     }
 }

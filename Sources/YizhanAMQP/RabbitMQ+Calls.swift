@@ -170,6 +170,11 @@ final class RabbitMQHandle {
         guard rc == AMQP_STATUS_OK.rawValue else { throw AMQPError(.socket, "nack: \(Self.statusText(rc))") }
     }
 
+    func sendHeartbeat() throws(AMQPError) {
+        let rc = yz_send_heartbeat(state)
+        guard rc == AMQP_STATUS_OK.rawValue else { closed = true; throw AMQPError(.socket, "heartbeat: \(Self.statusText(rc))") }
+    }
+
     var socketFD: Int32 { amqp_get_sockfd(state) }
     var hasBufferedInput: Bool { amqp_data_in_buffer(state) != 0 || amqp_frames_enqueued(state) != 0 }
 

@@ -50,4 +50,22 @@ import Testing
         #expect(a.ack([]) == [])
         #expect(a.count == 0)
     }
+
+    /// The bytes still held follow every way a delivery is settled: a combined ack, an ack of one
+    /// out of order, a reject, and an ack of a tag already settled (which frees nothing twice).
+    @Test func heldBytesFollowAcksAndRejects() {
+        var a = ConsumerAcks()
+        for t in UInt64(1)...5 { a.delivered(t, bytes: Int(t) * 100) }
+        #expect(a.bytes == 1500)
+        _ = a.ack([1, 2])
+        #expect(a.bytes == 1200)
+        _ = a.ack([4])
+        #expect(a.bytes == 800)
+        a.rejected(3)
+        #expect(a.bytes == 500)
+        _ = a.ack([4, 2])
+        #expect(a.bytes == 500)
+        _ = a.ack([5])
+        #expect(a.bytes == 0 && a.count == 0)
+    }
 }

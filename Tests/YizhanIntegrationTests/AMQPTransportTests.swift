@@ -109,6 +109,50 @@ extension BrokerTests {
         }
     }
 
+    /// A consumer's memory is bounded in bytes, not by its prefetch window: with a budget of four
+    /// messages and a window of forty, the connection stops reading once four are unacked, keeps
+    /// the connection alive on its own heartbeats while it waits (1 s heartbeats: a silent client
+    /// is dropped after about 2 s), and reads on as acks make room, until every message came once.
+    @Test func consumerBudgetHoldsReadingUntilAcks() async throws {
+        try await Self.withScratch { vhost, queue in
+        var config = try TestBroker.guestConfig(vhost: vhost, heartbeat: 1)
+        let size = 64 << 10, n = 40
+        config.consumerBudgetBytes = 4 * size
+        let conn = try await AMQPConnection.connect(config)
+        for i in 0..<n {
+            var body = [UInt8](repeating: 0, count: size)
+            body[0] = UInt8(i)
+            let r = try await conn.publish(exchange: "amq.direct", routingKey: "key", message: AMQPMessage(body: body, messageID: "m\(i)"))
+            #expect(r == .confirmed)
+        }
+        let received = Mutex<[AMQPDelivery]>([])
+        let deliveries = try await conn.consume(queue: queue, prefetch: UInt16(n))
+        let reader = Task {
+            for try await d in deliveries { received.withLock { $0.append(d) } }
+        }
+        try await eventually("the first four deliveries") { received.withLock { $0.count } >= 4 }
+        try await Task.sleep(for: .seconds(3)) // deliberately holding: the behaviour under test
+        #expect(received.withLock { $0.count } == 4, "read past the budget")
+        #expect(conn.isOpen, "\(String(describing: conn.failure))")
+        var acked = 0, mostHeld = 0
+        while acked < n {
+            try await eventually("delivery \(acked + 1) of \(n)") { received.withLock { $0.count } > acked }
+            let batch = received.withLock { Array($0[acked...]) }
+            mostHeld = max(mostHeld, batch.count)
+            try conn.ack(batch)
+            acked += batch.count
+        }
+        #expect(mostHeld <= 4)
+        let firsts = received.withLock { $0.map { Int($0.body[0]) } }
+        #expect(firsts.sorted() == Array(0..<n), "every message exactly once")
+        try await eventually("every message settled") {
+            try TestBroker.queueCounts(vhost: vhost, queue: queue).map { $0 == (0, 0) } ?? false
+        }
+        reader.cancel()
+        await conn.close()
+        }
+    }
+
     @Test func idleConnectionStaysUpOnHeartbeats() async throws {
         try await Self.withScratch { vhost, _ in
         // With a 1 s heartbeat the broker drops a silent client after about 2 s.
