@@ -57,7 +57,7 @@ public struct AMQPConfiguration: Sendable, CustomStringConvertible {
     }
 
     public init(host: String = "127.0.0.1", port: Int? = nil, vhost: String = "/", user: String = "guest", password: String = "guest",
-                heartbeatSeconds: Int = 30, tls: TLS? = nil, connectTimeoutSeconds: Int = 10, confirmWindow: Int = 256) {
+                heartbeatSeconds: Int = 30, tls: TLS? = nil, connectTimeoutSeconds: Int = 10, confirmWindow: Int = 512) {
         self.host = host
         self.port = port ?? (tls == nil ? 5672 : 5671)
         self.vhost = vhost

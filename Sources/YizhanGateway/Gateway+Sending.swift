@@ -30,7 +30,7 @@ extension Gateway {
     /// One round: sign what is new, publish what is due, record the outcomes.
     func sendRound(_ conn: AMQPConnection) async throws {
         try signPending()
-        let due = try await withoutRetired(try store.due(limit: 256))
+        let due = try await withoutRetired(try store.due(limit: 512))
         if due.isEmpty {
             // `doc send` writes from another process: look again soon (two indexed queries when
             // idle, a fraction of a percent of a core; the wait is part of every document's latency).

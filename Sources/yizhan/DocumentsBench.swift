@@ -19,7 +19,7 @@ struct DocumentsBench: AsyncParsableCommand {
     @Option(help: "Sending units.") var senders = 1
     @Option(help: "Receiving units.") var receivers = 1
     @Option(help: "Seconds of sending at half the measured rate, for latency.") var paced = 5.0
-    @Option(help: "Publishes in flight for the baselines (the gateway keeps up to 256).") var window = 256
+    @Option(help: "Publishes in flight for the baselines (the gateway keeps up to 512, AMQPConfiguration.confirmWindow).") var window = 512
     @Option(name: .customLong("broker-admin")) var brokerAdmin = "http://guest:guest@127.0.0.1:15672"
     @Option var broker = "amqp://guest:guest@127.0.0.1:5672"
     @Option(help: "Work folder (default: a new temporary folder, removed afterwards).") var dir: String?

@@ -27,15 +27,17 @@ func startGatewayProcess(home: String, metricsPort: Int? = nil) throws -> Proces
 }
 
 extension BrokerTests {
-    /// 500 documents between two gateway processes. The receiver is killed (SIGKILL) and restarted
+    /// 2,000 documents between two gateway processes. The receiver is killed (SIGKILL) and restarted
     /// mid-stream, then the sender, then every broker connection of the network is closed
     /// mid-stream. Each document lands exactly once and every receipt comes back.
-    @Test func fiveHundredDocumentsSurviveKillAndConnectionClose() async throws {
+    @Test func twoThousandDocumentsSurviveKillAndConnectionClose() async throws {
         try await TestNetwork.with { net in
         let a = try randomUnitCode(), b = try randomUnitCode()
         let ha = try await net.enrol(a, name: "发文单位"), hb = try await net.enrol(b, name: "收文单位")
         let storeA = try GatewayStore(path: ha.database), storeB = try GatewayStore(path: hb.database)
-        let total = 500
+        // Enough that each fault lands mid-stream although the sender publishes up to 512 copies a
+        // round and the receiver stores up to 256 a group (the inbox grows in jumps that large).
+        let total = 2000
         var ids: [String] = []
         for i in 0..<total {
             let part = Array("part \(i)".utf8)
@@ -48,19 +50,19 @@ extension BrokerTests {
         var pb = try startGatewayProcess(home: hb.path)
         defer { pa.terminate(); pb.terminate() }
 
-        try await eventually("a first share received", timeout: .seconds(120)) { try storeB.inboxCount() >= 50 }
+        try await eventually("a first share received", timeout: .seconds(120)) { try storeB.inboxCount() >= 100 }
         kill(pb.processIdentifier, SIGKILL)
         pb.waitUntilExit()
         let atReceiverKill = try storeB.inboxCount()
         pb = try startGatewayProcess(home: hb.path)
 
-        try await eventually("more received after the receiver restarted", timeout: .seconds(120)) { try storeB.inboxCount() >= atReceiverKill + 100 }
+        try await eventually("more received after the receiver restarted", timeout: .seconds(120)) { try storeB.inboxCount() >= atReceiverKill + 300 }
         kill(pa.processIdentifier, SIGKILL)
         pa.waitUntilExit()
         let receiptsAtSenderKill = try storeA.deliveryCounts()["delivered"] ?? 0
         pa = try startGatewayProcess(home: ha.path)
 
-        try await eventually("more received after the sender restarted", timeout: .seconds(120)) { try storeB.inboxCount() >= atReceiverKill + 200 }
+        try await eventually("more received after the sender restarted", timeout: .seconds(120)) { try storeB.inboxCount() >= atReceiverKill + 600 }
         let atClose = try storeB.inboxCount()
         let admin = try TestBroker.admin()
         // The management API lists connections a few seconds late; wait until it shows both gateways.
