@@ -308,14 +308,23 @@ public struct GatewayStore: Sendable {
     /// transfers (which the gateway runs apart so a large file never holds up small documents).
     public func due(now: Date = Date(), limit: Int = 200, chunked: Bool = false) throws -> [Due] {
         try writer.read { db in
-            let rows = try Row.fetchAll(db.cachedStatement(sql: """
+            // Chunked copies are looked up from the few documents with file parts (the `+` keeps
+            // SQLite from walking every queued copy in `deliveries_due` instead); framed ones by
+            // that index, each checked against the small `outbox_parts_files`.
+            let rows = try Row.fetchAll(db.cachedStatement(sql: chunked ? """
+                SELECT d.document_id, d.recipient, d.attempts, d.transfer_position, o.extras_json, o.kind, 1 AS has_parts
+                FROM deliveries d JOIN outbox o ON o.id = d.document_id
+                WHERE d.document_id IN (SELECT document_id FROM outbox_parts WHERE file IS NOT NULL)
+                  AND +d.state = 'queued' AND +d.next_attempt_at <= ? AND o.envelope IS NOT NULL
+                ORDER BY d.next_attempt_at LIMIT ?
+                """ : """
                 SELECT d.document_id, d.recipient, d.attempts, d.transfer_position, o.extras_json, o.kind,
                        EXISTS (SELECT 1 FROM outbox_parts p WHERE p.document_id = d.document_id) AS has_parts
                 FROM deliveries d JOIN outbox o ON o.id = d.document_id
                 WHERE d.state = 'queued' AND d.next_attempt_at <= ? AND o.envelope IS NOT NULL
-                  AND (EXISTS (SELECT 1 FROM outbox_parts p WHERE p.document_id = d.document_id AND p.file IS NOT NULL)) = ?
+                  AND NOT EXISTS (SELECT 1 FROM outbox_parts p WHERE p.document_id = d.document_id AND p.file IS NOT NULL)
                 ORDER BY d.next_attempt_at LIMIT ?
-                """), arguments: [now.storeTime, chunked, limit])
+                """), arguments: [now.storeTime, limit])
             let due = try rows.map { r in
                 let extras = try (r["extras_json"] as String?).map { try JSONValue.parse($0).decode(Extras.self) }
                 return Due(documentID: r["document_id"], recipient: r["recipient"], attempts: r["attempts"], envelope: [],
