@@ -28,7 +28,7 @@ public struct DeliveryBatches: AsyncSequence, Sendable {
             var onCancel: (@Sendable () -> Void)?
         }
         let state = Mutex(State())
-        /// 4 MiB: 32 documents of 4 KiB are one group; 1 MiB chunks come four at a time.
+        /// 4 MiB: a full window of 256 documents of 4 KiB is one group; 1 MiB chunks come four at a time.
         static let groupBytes = 4 << 20
 
         func append(_ ds: [AMQPDelivery]) {
