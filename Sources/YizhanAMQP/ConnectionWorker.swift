@@ -105,7 +105,6 @@ final class ConnectionWorker: @unchecked Sendable {
                 if holding {
                     // The consumers hold their budget: read nothing (the socket fills and TCP holds
                     // the broker back) until acks make room; keep the connection alive meanwhile.
-                    flushBatches()
                     if commands.isEmpty { waitForInput(socket: nil) }
                     drainWake()
                     try heartbeatWhileHolding(h)

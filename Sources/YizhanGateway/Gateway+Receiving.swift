@@ -153,9 +153,9 @@ extension Gateway {
     func signedTogether(_ receipts: [GatewayStore.OutgoingReceipt], created: Date) throws -> [GatewayStore.OutgoingReceipt] {
         let id = identity.withLock { $0 }
         guard !id.revoked, !receipts.isEmpty else { return receipts }
-        let me = try UnitCode(config.unit), stamp = Timestamp.format(created)
+        let stamp = Timestamp.format(created)
         let envelopes = try receipts.map {
-            receiptEnvelope(id: $0.id, from: me, senderName: id.name, to: try UnitCode($0.to), receipt: $0.receipt, created: stamp)
+            receiptEnvelope(id: $0.id, from: unitCode, senderName: id.name, to: try UnitCode($0.to), receipt: $0.receipt, created: stamp)
         }
         let signed = try SignedEnvelope.signBatch(envelopes, key: key, certificate: id.certificate)
         return zip(receipts, signed).map { r, s in

@@ -117,9 +117,8 @@ extension Gateway {
         var batch: [(id: String, envelope: [UInt8], payloadSha256: String)] = []
         var receipts: [Envelope] = []
         var chunked = false
-        let me = try UnitCode(config.unit)
         for u in try store.unsigned(limit: 512) {
-            let e = u.envelope(sender: me, senderName: id.name)
+            let e = u.envelope(sender: unitCode, senderName: id.name)
             // Receipts left unsigned (stored while the certificate was revoked) are signed together.
             if e.kind == .receipt { receipts.append(e); continue }
             let signed = try SignedEnvelope.sign(e, key: key, certificate: id.certificate)
@@ -134,7 +133,7 @@ extension Gateway {
 
     func makeReceipt(to unit: UnitCode, receipt: ReceiptInfo) throws -> GatewayStore.SignedReceipt {
         let id = identity.withLock { $0 }
-        let e = receiptEnvelope(id: UUIDv7.make(), from: try UnitCode(config.unit), senderName: id.name, to: unit, receipt: receipt,
+        let e = receiptEnvelope(id: UUIDv7.make(), from: unitCode, senderName: id.name, to: unit, receipt: receipt,
                                 created: Timestamp.format(Date()))
         let s = try SignedEnvelope.sign(e, key: key, certificate: id.certificate)
         return GatewayStore.SignedReceipt(id: e.id, to: unit.rawValue, receipt: receipt, envelope: s.bytes, payloadSha256: s.payloadSha256)

@@ -12,6 +12,8 @@ import YizhanStore
 public final class Gateway: Service, Sendable {
     public let home: GatewayHome
     public let config: GatewayHome.Config
+    /// `config.unit`, parsed once: every receipt and signing round names it as the sender.
+    let unitCode: UnitCode
     public let store: GatewayStore
     public let directory: DirectoryCache
     let key: PrivateKey
@@ -34,6 +36,7 @@ public final class Gateway: Service, Sendable {
     public init(home: GatewayHome, logger: Logger = Logger(label: "yizhan.gateway"), reconnectPolicy: ReconnectPolicy = ReconnectPolicy()) throws {
         self.home = home
         config = try home.loadConfig()
+        unitCode = try UnitCode(config.unit)
         if config.requireTLS == true, !config.brokerTLS {
             throw YizhanError(.configuration, "gateway.json requires TLS but names a plain AMQP broker (\(config.brokerHost):\(config.brokerPort)); refusing to connect")
         }

@@ -45,15 +45,18 @@ enum TestBroker {
         return c
     }
 
-    /// Runs rabbitmqctl (the tests run as root, as CI does).
-    static func rabbitmqctl(_ args: String...) throws {
-        let p = Process()
+    /// Runs rabbitmqctl (the tests run as root, as CI does) and returns what it printed.
+    @discardableResult
+    static func rabbitmqctl(_ args: String...) throws -> String {
+        let p = Process(), out = Pipe()
         p.executableURL = URL(fileURLWithPath: "/usr/sbin/rabbitmqctl")
         p.arguments = args
-        p.standardOutput = FileHandle.nullDevice
+        p.standardOutput = out
         try p.run()
+        let data = out.fileHandleForReading.readDataToEndOfFile()
         p.waitUntilExit()
         guard p.terminationStatus == 0 else { throw TestFailure("rabbitmqctl \(args.joined(separator: " ")) exited \(p.terminationStatus)") }
+        return String(decoding: data, as: UTF8.self)
     }
 }
 
@@ -61,15 +64,8 @@ extension TestBroker {
     /// A queue's ready and unacknowledged messages as the broker counts them now (not the
     /// management API's periodic statistics).
     static func queueCounts(vhost: String, queue: String) throws -> (ready: Int, unacked: Int)? {
-        let p = Process(), out = Pipe()
-        p.executableURL = URL(fileURLWithPath: "/usr/sbin/rabbitmqctl")
-        p.arguments = ["list_queues", "-p", vhost, "name", "messages_ready", "messages_unacknowledged", "--no-table-headers", "--quiet"]
-        p.standardOutput = out
-        try p.run()
-        let data = out.fileHandleForReading.readDataToEndOfFile()
-        p.waitUntilExit()
-        guard p.terminationStatus == 0 else { throw TestFailure("rabbitmqctl list_queues exited \(p.terminationStatus)") }
-        for line in String(decoding: data, as: UTF8.self).split(separator: "\n") {
+        let listing = try rabbitmqctl("list_queues", "-p", vhost, "name", "messages_ready", "messages_unacknowledged", "--no-table-headers", "--quiet")
+        for line in listing.split(separator: "\n") {
             let f = line.split(whereSeparator: { $0 == "\t" || $0 == " " })
             if f.count == 3, f[0] == queue, let r = Int(f[1]), let u = Int(f[2]) { return (r, u) }
         }
