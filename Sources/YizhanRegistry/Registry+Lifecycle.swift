@@ -110,10 +110,16 @@ extension Registry {
             default: break
             }
         }
-        let decided = try store.decide(id: id, approve: approve, by: actor, reason: reason)
-        guard approve, (decided.effectiveAt ?? .distantPast) <= Date() else { return (decided, nil) }
-        let added = try await applyRequest(decided)
-        return (try store.request(id: id) ?? decided, added)
+        // Decided and, when its time has come, applied under the lock the scheduler's `applyDue`
+        // takes too: a tick between the two steps would otherwise apply the request itself, and
+        // this call (an administrator's one-step onboarding) would answer "not admitted" and lose
+        // the enrolment token that tick made.
+        return try await applying.withLock {
+            let decided = try store.decide(id: id, approve: approve, by: actor, reason: reason)
+            guard approve, (decided.effectiveAt ?? .distantPast) <= Date() else { return (decided, nil) }
+            let added = try await applyLocked(decided)
+            return (try store.request(id: id) ?? decided, added)
+        }
     }
 
     /// Applies every approved request whose time has come (the scheduler calls this each tick).
