@@ -44,16 +44,34 @@ CONF
     RABBITMQ_PID_FILE="$d/pid" RABBITMQ_CONF_ENV_FILE=/dev/null rabbitmq-server -detached >/dev/null 2>&1
 }
 
+# Up to $2 seconds (default 120) for node i to run; fails early when its VM has gone (a crash at boot).
+wait_running() {
+  local i=$1 t
+  for t in $(seq 1 "${2:-120}"); do
+    running "$i" && return 0
+    if [ "$t" -ge 10 ] && ! alive "$i"; then return 1; fi
+    sleep 1
+  done
+  return 1
+}
+
 await() {
   local i=$1
-  for _ in $(seq 1 120); do running "$i" && return 0; sleep 1; done
+  wait_running "$i" && return 0
   echo "cluster: node $(node "$i") did not start; see $base/yz$i/log" >&2
   exit 1
 }
 
 case "${1:-start}" in
   start)
-    for i in 1 2 3; do start_vm "$i"; done
+    # One node at a time, each started again once if its VM died while booting: RabbitMQ 3.10 can
+    # crash a node that syncs feature flags with a peer still booting ("incompatible_feature_flags",
+    # "badmap undefined"), which starting all three at once made happen now and then. A node still
+    # booting after a minute (waiting for peers that stopped after it) does not hold up the others.
+    for i in 1 2 3; do
+      start_vm "$i"
+      wait_running "$i" 60 || alive "$i" || start_vm "$i"
+    done
     for i in 1 2 3; do await "$i"; done
     for i in 2 3; do
       if ! ctl "$i" cluster_status --formatter json | grep -q "yz1@localhost"; then
