@@ -18,7 +18,17 @@ extension DocumentsBench {
             try await admin.putQueue(vhost: net.vhost, name: q, arguments: ["x-queue-type": .string("quorum")])
         }
         let origin = try await net.guestConnection(), responder = try await net.guestConnection()
-        defer { Task { await origin.close(); await responder.close() } }
+        do {
+            let rtt = try await rawRoundTrip(origin: origin, responder: responder, rate: rate, seconds: seconds, size: size)
+            await origin.close(); await responder.close()
+            return rtt
+        } catch {
+            await origin.close(); await responder.close()
+            throw error
+        }
+    }
+
+    static func rawRoundTrip(origin: AMQPConnection, responder: AMQPConnection, rate: Double, seconds: Double, size: Int) async throws -> [Double] {
         let key = try PrivateKey.generateEd25519()
         let pub = try key.publicKey
         let body = try SecureRandom.bytes(max(0, size - 72))
