@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import Synchronization
 import Logging
 import YizhanAMQP
 import YizhanCore
@@ -152,10 +153,29 @@ struct RegistryBench: AsyncParsableCommand {
     }
 }
 
-final class ArrivalCounter: @unchecked Sendable {
-    // @unchecked: every access holds the lock.
-    let lock = NSLock()
-    var n = 0
-    func add() { lock.lock(); n += 1; lock.unlock() }
-    var count: Int { lock.lock(); defer { lock.unlock() }; return n }
+/// A value the benchmark's tasks share (a `Mutex` itself cannot be captured by escaping closures).
+final class Shared<Value: Sendable>: Sendable {
+    let mutex: Mutex<Value>
+    init(_ value: Value) { mutex = Mutex(value) }
+    func withLock<R: Sendable>(_ body: (inout sending Value) throws -> sending R) rethrows -> R { try mutex.withLock(body) }
+}
+
+/// Arrivals counted from several tasks.
+typealias ArrivalCounter = Shared<Int>
+
+extension Shared where Value == Int {
+    convenience init() { self.init(0) }
+    func add() { withLock { $0 += 1 } }
+    var count: Int { withLock { $0 } }
+}
+
+/// A raw baseline's message body: an Ed25519 signature over the payload, then the payload.
+enum SignedFrame {
+    static func make(_ payload: [UInt8], key: PrivateKey) throws -> [UInt8] { try key.sign(payload) + payload }
+
+    /// The payload, when the signature over it verifies.
+    static func open(_ body: [UInt8], key: PublicKey) -> ArraySlice<UInt8>? {
+        guard body.count >= 64, key.verify(signature: Array(body.prefix(64)), message: Array(body.dropFirst(64))) else { return nil }
+        return body.dropFirst(64)
+    }
 }

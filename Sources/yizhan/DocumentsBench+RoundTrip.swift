@@ -1,5 +1,4 @@
 import Foundation
-import Synchronization
 import YizhanAMQP
 import YizhanCore
 import YizhanCrypto
@@ -37,14 +36,13 @@ extension DocumentsBench {
         let sentAt = Shared([ContinuousClock.Instant?](repeating: nil, count: count))
         let rtt = Shared([Double]())
 
+        // Each payload starts with the message's index (8 bytes, big-endian).
         func signed(_ i: Int) throws -> [UInt8] {
-            var payload = withUnsafeBytes(of: UInt64(i).bigEndian) { Array($0) }
-            payload += body
-            return try key.sign(payload) + payload
+            try SignedFrame.make(withUnsafeBytes(of: UInt64(i).bigEndian) { Array($0) } + body, key: key)
         }
         func index(_ d: AMQPDelivery) -> Int? {
-            guard d.body.count >= 72, pub.verify(signature: Array(d.body.prefix(64)), message: Array(d.body.dropFirst(64))) else { return nil }
-            return d.body[64..<72].reduce(0) { $0 << 8 | Int($1) }
+            guard let payload = SignedFrame.open(d.body, key: pub), payload.count >= 8 else { return nil }
+            return payload.prefix(8).reduce(0) { $0 << 8 | Int($1) }
         }
 
         let reply = Task {
@@ -107,9 +105,3 @@ extension DocumentsBench {
     }
 }
 
-/// A value the round trip's tasks share (a `Mutex` cannot be captured by escaping closures).
-private final class Shared<Value: Sendable>: Sendable {
-    let mutex: Mutex<Value>
-    init(_ value: Value) { mutex = Mutex(value) }
-    func withLock<R: Sendable>(_ body: (inout sending Value) throws -> sending R) rethrows -> R { try mutex.withLock(body) }
-}
