@@ -21,7 +21,9 @@ public enum PartSpool {
         do {
             defer { try? output.close() }
             let hash = try SHA256Stream()
-            try pump(input, into: output, hashing: hash, progress: progress)
+            // One byte past the size seen at the start is enough to know the file grew: a file
+            // appended to faster than it is read would otherwise be copied until the disk is full.
+            try pump(input, into: output, hashing: hash, upTo: before.size + 1, progress: progress)
             try output.synchronize()
             let after = try stat(source)
             guard after == before, hash.count == before.size else {
@@ -37,7 +39,10 @@ public enum PartSpool {
     /// Reads a small file whole (inline parts are at most one chunk), refusing one that changes meanwhile.
     public static func readSmall(_ path: String) throws -> [UInt8] {
         let before = try stat(path)
-        guard let d = FileManager.default.contents(atPath: path) else { throw YizhanError(.invalidArgument, "cannot read \(path)") }
+        guard let input = FileHandle(forReadingAtPath: path) else { throw YizhanError(.invalidArgument, "cannot read \(path)") }
+        defer { try? input.close() }
+        // At most one byte past the size seen at the start (see `ingest`).
+        let d = try input.read(upToCount: before.size + 1) ?? Data()
         let after = try stat(path)
         guard before == after, d.count == before.size else {
             throw YizhanError(.invalidArgument, "\(path) changed while it was being read; nothing was stored, send it again once it is final")
@@ -45,10 +50,10 @@ public enum PartSpool {
         return Array(d)
     }
 
-    /// Copies `input` to `output` a buffer at a time, hashing what passes.
-    static func pump(_ input: FileHandle, into output: FileHandle, hashing hash: SHA256Stream, progress: (Int) -> Void) throws {
-        while true {
-            let d = try input.read(upToCount: buffer) ?? Data()
+    /// Copies `input` to `output` a buffer at a time, hashing what passes, up to `limit` bytes in all.
+    static func pump(_ input: FileHandle, into output: FileHandle, hashing hash: SHA256Stream, upTo limit: Int, progress: (Int) -> Void) throws {
+        while hash.count < limit {
+            let d = try input.read(upToCount: min(buffer, limit - hash.count)) ?? Data()
             if d.isEmpty { break }
             d.withUnsafeBytes { hash.update($0) }
             try output.write(contentsOf: d)
@@ -80,7 +85,7 @@ public enum PartSpool {
             case .file(let f):
                 guard let input = FileHandle(forReadingAtPath: f) else { throw YizhanError(.notFound, "the stored file of \(part.name) is missing (\(f))") }
                 defer { try? input.close() }
-                try pump(input, into: output, hashing: hash, progress: progress)
+                try pump(input, into: output, hashing: hash, upTo: part.size + 1, progress: progress)
             }
             guard hash.count == part.size, hash.finishHex() == part.sha256 else {
                 throw YizhanError(.partMismatch, "stored bytes of \(part.name) do not match the signed size and SHA-256; not written")

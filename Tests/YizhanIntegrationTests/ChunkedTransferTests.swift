@@ -180,7 +180,16 @@ extension BrokerTests {
                 try writer.seekToEnd()
                 let stop = Flag()
                 let thread = Thread {
-                    while !stop.isSet { try? writer.write(contentsOf: Data(repeating: 0x41, count: 4096)) }
+                    // Appended to for as long as `doc send` runs, which must stop reading at the size it
+                    // saw rather than follow the file until the disk is full: as fast as it goes up to
+                    // 64 MiB more (so that reading the file takes long enough to see it change), then
+                    // 4 KiB a millisecond, like a log.
+                    var appended = 0
+                    while !stop.isSet {
+                        try? writer.write(contentsOf: Data(repeating: 0x41, count: 4096))
+                        appended += 4096
+                        if appended >= 64 << 20 { usleep(1000) }
+                    }
                 }
                 thread.start()
                 let r = try runCLI(["doc", "send", "--home", ha.path, "--to", "\(b)", "--title", "日志", file])
