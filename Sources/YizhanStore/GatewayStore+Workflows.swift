@@ -282,17 +282,21 @@ extension GatewayStore {
         public var directoryFetchedAt: Date?
     }
 
+    /// Each count reads a partial index of open items only (migration `v7-open-copies`), so a
+    /// gauge costs the same after a year of documents as on the first day. `INDEXED BY`, since
+    /// without statistics SQLite prefers `deliveries_due` (by state), which walks every receipt's
+    /// copy ever sent; a count that could not use its index fails instead of walking.
+    static let gaugeSQL = (
+        openCopies: "SELECT COUNT(*) FROM deliveries INDEXED BY deliveries_open WHERE receipt_copy = 0 AND state IN ('queued','published')",
+        overdueCopies: "SELECT COUNT(*) FROM deliveries INDEXED BY deliveries_awaiting_sign_for WHERE sign_for_by IS NOT NULL AND sign_for_by < ? AND state IN ('queued','published','delivered')",
+        overdueInbox: "SELECT COUNT(*) FROM inbox INDEXED BY inbox_awaiting_sign_for WHERE sign_for_by IS NOT NULL AND sign_for_by < ? AND state = 'received'"
+    )
+
     public func figures(now: Date = Date()) throws -> Figures {
         try writer.read { db in
-            let depth = try Int.fetchOne(db, sql: """
-                SELECT COUNT(*) FROM deliveries d JOIN outbox o ON o.id = d.document_id WHERE o.kind != 'receipt' AND d.state IN ('queued','published')
-                """) ?? 0
-            let overdueOut = try Int.fetchOne(db, sql: """
-                SELECT COUNT(*) FROM deliveries d JOIN outbox o ON o.id = d.document_id
-                WHERE o.sign_for_by IS NOT NULL AND o.sign_for_by < ? AND d.state IN ('queued','published','delivered')
-                """, arguments: [now.storeTime]) ?? 0
-            let overdueIn = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM inbox WHERE sign_for_by IS NOT NULL AND sign_for_by < ? AND state = 'received'",
-                                             arguments: [now.storeTime]) ?? 0
+            let depth = try Int.fetchOne(db.cachedStatement(sql: Self.gaugeSQL.openCopies)) ?? 0
+            let overdueOut = try Int.fetchOne(db.cachedStatement(sql: Self.gaugeSQL.overdueCopies), arguments: [now.storeTime]) ?? 0
+            let overdueIn = try Int.fetchOne(db.cachedStatement(sql: Self.gaugeSQL.overdueInbox), arguments: [now.storeTime]) ?? 0
             return Figures(outboxDepth: depth, overdue: overdueOut + overdueIn,
                            incomingTransfers: try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM incoming") ?? 0,
                            quarantined: try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM quarantine") ?? 0,

@@ -245,8 +245,8 @@ public struct GatewayStore: Sendable {
                            arguments: [draft.id, i, f.name, f.mediaType, f.size, f.sha256, f.file])
         }
         for r in draft.recipients {
-            try db.run( "INSERT INTO deliveries (document_id, recipient, role, state, next_attempt_at) VALUES (?, ?, ?, 'queued', ?)",
-                           arguments: [draft.id, r.unit.rawValue, r.role.rawValue, now.storeTime])
+            try db.run( "INSERT INTO deliveries (document_id, recipient, role, state, next_attempt_at, sign_for_by) VALUES (?, ?, ?, 'queued', ?, ?)",
+                           arguments: [draft.id, r.unit.rawValue, r.role.rawValue, now.storeTime, signForBy])
         }
         if let sup = draft.extras.supersedes {
             try Self.trail(db, sup, nil, "corrected", "a corrected version \(draft.id) was sent", now)
@@ -504,7 +504,7 @@ public struct GatewayStore: Sendable {
         let receiptJSON = String(decoding: receipt.jsonValue.canonicalBytes(), as: UTF8.self)
         try db.run( "INSERT INTO outbox (id, kind, created_at, in_reply_to, receipt_json, envelope, payload_sha256) VALUES (?, 'receipt', ?, ?, ?, ?, ?)",
                        arguments: [id, now.storeTime, receipt.document, receiptJSON, signed.map { Data($0.envelope) }, signed?.payloadSha256])
-        try db.run( "INSERT INTO deliveries (document_id, recipient, role, state, next_attempt_at) VALUES (?, ?, 'main', 'queued', ?)",
+        try db.run( "INSERT INTO deliveries (document_id, recipient, role, state, next_attempt_at, receipt_copy) VALUES (?, ?, 'main', 'queued', ?, 1)",
                        arguments: [id, to, now.storeTime])
     }
 
