@@ -74,6 +74,7 @@ public final class Gateway: Service, Sendable {
             try await withThrowingTaskGroup(of: Void.self) { g in
                 g.addTask { try await self.directoryLoop() }
                 g.addTask { try await self.metricsLoop() }
+                g.addTask { await self.checkpointLoop() }
                 g.addTask {
                     // Storage failing where no loop holds its work (a read on a full disk, say) ends the
                     // session like a lost connection: unacked messages go back to the queue, and a
