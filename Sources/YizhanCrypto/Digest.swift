@@ -19,10 +19,16 @@ public enum Digest {
 public enum SecureRandom {
     public static func bytes(_ n: Int) throws(CryptoError) -> [UInt8] { try OpenSSL.randomBytes(n) }
     /// A URL-safe token with `n` bytes of entropy.
+    /// Never starts with "-": a token pasted after `--enrol` or `--token` would otherwise be read
+    /// as an option (one token in 64 did that). Drawn again in that case, so every other token is
+    /// as likely as before.
     public static func token(bytes n: Int = 24) throws(CryptoError) -> String {
-        var b = try OpenSSL.randomBytes(n)
-        defer { for i in b.indices { b[i] = 0 } }
-        return Base64URL.encode(b)
+        while true {
+            var b = try OpenSSL.randomBytes(n)
+            defer { for i in b.indices { b[i] = 0 } }
+            let t = Base64URL.encode(b)
+            if !t.hasPrefix("-") { return t }
+        }
     }
 }
 

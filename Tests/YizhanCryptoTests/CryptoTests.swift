@@ -86,4 +86,14 @@ import YizhanCore
     @Test func sha256MatchesKnownVector() {
         #expect(Digest.sha256Hex(Array("abc".utf8)) == "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad")
     }
+
+    /// A token goes on a command line (`--enrol TOKEN`): it never starts with "-", which would make
+    /// it an option (before, one in 64 did; among 4,000 that is all but certain), and otherwise
+    /// keeps the whole base64url alphabet.
+    @Test func tokensNeverLookLikeOptions() throws {
+        let tokens = try (0..<4000).map { _ in try SecureRandom.token(bytes: 6) }
+        #expect(tokens.allSatisfy { $0.count == 8 && !$0.hasPrefix("-") })
+        #expect(tokens.contains { $0.dropFirst().contains("-") } && tokens.contains { $0.hasPrefix("_") })
+        #expect(Set(tokens).count == tokens.count)
+    }
 }
