@@ -25,6 +25,10 @@ public final class Gateway: Service, Sendable {
     let amqp: AMQPConfiguration
     let logger: Logger
     let doorbell = Doorbell()
+    /// Whether this gateway hears knocks (see `Knock`); without them it never waits long.
+    let listening = Atomic<Bool>(false)
+    /// Set while an idle send loop looks at its outbox and waits: only then does a knock ring the bell.
+    let idleLooking = Atomic<Bool>(false)
     /// Wakes the chunked-transfer loop when a large document has been signed.
     let transferBell = Doorbell()
     /// Bytes per chunk for parts sent in chunks, and chunks in flight at once.
@@ -33,8 +37,14 @@ public final class Gateway: Service, Sendable {
     public let metrics = GatewayMetrics()
     let reconnectPolicy: ReconnectPolicy
 
-    public init(home: GatewayHome, logger: Logger = Logger(label: "yizhan.gateway"), reconnectPolicy: ReconnectPolicy = ReconnectPolicy()) throws {
+    /// How long an idle send loop waits for a knock before it looks at the outbox anyway (what a
+    /// store written without knocking, or a retry coming due, waits at most).
+    let idleLook: Duration
+
+    public init(home: GatewayHome, logger: Logger = Logger(label: "yizhan.gateway"), reconnectPolicy: ReconnectPolicy = ReconnectPolicy(),
+                idleLook: Duration = .milliseconds(250)) throws {
         self.home = home
+        self.idleLook = idleLook
         config = try home.loadConfig()
         unitCode = try UnitCode(config.unit)
         if config.requireTLS == true, !config.brokerTLS {
@@ -70,6 +80,16 @@ public final class Gateway: Service, Sendable {
         logger.info("gateway starting", metadata: ["broker": "\(amqp)", "registry": "\(config.registry)"])
         await directory.refresh()
         try await follow(await directory.current)
+        var listener: Knock.Listener?
+        do {
+            listener = try Knock.Listener(database: home.database) { [self] in
+                if idleLooking.load(ordering: .sequentiallyConsistent) { doorbell.ring() }
+            }
+        } catch {
+            logger.notice("knocks not heard; the outbox is looked at every 10 ms even when idle", metadata: ["reason": "\(error)"])
+        }
+        listening.store(listener != nil, ordering: .relaxed)
+        defer { listener?.stop() }
         try await cancelWhenGracefulShutdown {
             try await withThrowingTaskGroup(of: Void.self) { g in
                 g.addTask { try await self.directoryLoop() }

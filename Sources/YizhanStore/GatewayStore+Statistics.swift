@@ -65,6 +65,7 @@ extension GatewayStore {
                 try Self.insertDraft(db, d, now: now)
             }
         }
+        knocker?.knock()
     }
 
     /// Seconds from storing to the delivered receipt, per delivered copy of a document stored since `since`.

@@ -7,10 +7,14 @@ import YizhanCore
 public struct GatewayStore: Sendable {
     public let writer: any DatabaseWriter
     public let path: String
+    /// Wakes this store's gateway after a commit that gives it something to send (see `Knock`).
+    let knocker: Knock.Sender?
 
     public init(path: String) throws {
         self.path = path
         writer = try DatabaseOpener.open(path: path, migrator: Self.migrator)
+        // Without a socket the gateway still finds the work, at its next look.
+        knocker = try? Knock.Sender(database: path)
     }
 
     public struct PartData: Sendable {
@@ -221,6 +225,7 @@ public struct GatewayStore: Sendable {
                 try Self.trail(db, draft.id, nil, "stamped", "seal \(st.sealID), unlocked by \(st.custodians.joined(separator: "、"))", now)
             }
         }
+        knocker?.knock()
     }
 
     static func canonical<T: Encodable>(_ v: T?) throws -> String? {

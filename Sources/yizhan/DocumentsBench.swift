@@ -61,6 +61,10 @@ struct DocumentsBench: AsyncParsableCommand {
         try await Task.sleep(for: .seconds(1))
         let idle = procs.map { $0.memory.rss }
         let idleParts = procs.map(\.composition)
+        // What the gateways cost while nothing happens, once their send loops wait for knocks.
+        let idleStart = procs.map(\.cpuSeconds)
+        try await Task.sleep(for: .seconds(4))
+        let idleCPU = zip(procs.map(\.cpuSeconds), idleStart).map { ($0 - $1) / 4 }
         let cpu0 = procs.map(\.cpuSeconds)
         let part = try SecureRandom.bytes(size)
         let load = Load(stores: stores, recipients: recipients, part: part, partSha: Digest.sha256Hex(part))
@@ -138,7 +142,8 @@ struct DocumentsBench: AsyncParsableCommand {
             print(String(format: "  gateway %@: CPU %.1f s during the throughput run, RSS idle %.1f MiB, peak %.1f MiB",
                          role, cpu1[i] - cpu0[i], Double(idle[i]) / 1024, Double(p.memory.peak) / 1024))
         }
-        print(String(format: "  idle gateway RSS: %.1f MiB at most   [target under 30 MiB]", Double(idle.max() ?? 0) / 1024))
+        print(String(format: "  idle gateway RSS: %.1f MiB at most   [target under 30 MiB]; idle CPU over 4 s: %@ of a core", Double(idle.max() ?? 0) / 1024,
+                     idleCPU.map { String(format: "%.1f %%", 100 * $0) }.joined(separator: ", ")))
         for (i, c) in idleParts.enumerated() {
             print(String(format: "    of which gateway %d's own pages %.1f MiB, shared library pages %.1f MiB (PSS %.1f MiB)",
                          i + 1, Double(c.privateKiB) / 1024, Double(c.shared) / 1024, Double(c.pss) / 1024))

@@ -1,0 +1,45 @@
+import Foundation
+import Logging
+import Testing
+import YizhanAMQP
+import YizhanCore
+import YizhanStore
+@testable import YizhanGateway
+
+extension BrokerTests {
+    /// An idle gateway hardly looks at its outbox (here once a minute), yet a document stored by
+    /// this process or by `doc send` in another one goes out at once: the store's commit knocks.
+    @Test func anIdleGatewayIsWokenByTheKnockAfterACommit() async throws {
+        try await TestNetwork.with { net in
+            let a = try randomUnitCode(), b = try randomUnitCode()
+            let ha = try await net.enrol(a, name: "甲"), hb = try await net.enrol(b, name: "乙")
+            var logger = Logger(label: "test.gateway")
+            logger.logLevel = .error
+            let ga = RunningGateway(try Gateway(home: ha, logger: logger, reconnectPolicy: ReconnectPolicy(initialDelay: .milliseconds(100), maximumDelay: .seconds(1)),
+                                                idleLook: .seconds(60)))
+            let gb = RunningGateway(try net.gateway(hb))
+            func whenIdle() async throws {
+                try await eventually("the sender idle, waiting for a knock") {
+                    ga.gateway.listening.load(ordering: .relaxed) && ga.gateway.idleLooking.load(ordering: .sequentiallyConsistent)
+                }
+            }
+            // Stored in this process: far sooner than the minute an idle look would take.
+            try await whenIdle()
+            let draft = GatewayStore.Draft(kind: .document, document: DocumentInfo(title: "空闲时的来文"), recipients: [.init(unit: b, role: .main)], parts: [])
+            try ga.gateway.store.enqueue(draft)
+            try await eventually("receipt back after a knock", timeout: .seconds(20)) {
+                try ga.gateway.store.outboxEntry(id: draft.id)?.deliveries.first?.state == "delivered"
+            }
+            // Stored by `doc send`, another process with the home's path spelled another way.
+            try await whenIdle()
+            let file = net.dir + "/空闲.txt"
+            #expect(FileManager.default.createFile(atPath: file, contents: Data("正文".utf8)))
+            let r = try runCLI(["doc", "send", "--home", ha.path + "/.", "--to", "\(b)", "--title", "命令行来文", file])
+            #expect(r.status == 0, "\(r.err)")
+            try await eventually("the CLI's document delivered after its knock", timeout: .seconds(20)) {
+                try ga.gateway.store.outbox().contains { $0.title == "命令行来文" && $0.deliveries.first?.state == "delivered" }
+            }
+            await ga.stop(); await gb.stop()
+        }
+    }
+}
