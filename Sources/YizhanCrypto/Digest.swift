@@ -18,10 +18,9 @@ public enum Digest {
 /// Random secrets (tokens, broker passwords) from OpenSSL's CSPRNG.
 public enum SecureRandom {
     public static func bytes(_ n: Int) throws(CryptoError) -> [UInt8] { try OpenSSL.randomBytes(n) }
-    /// A URL-safe token with `n` bytes of entropy.
-    /// Never starts with "-": a token pasted after `--enrol` or `--token` would otherwise be read
-    /// as an option (one token in 64 did that). Drawn again in that case, so every other token is
-    /// as likely as before.
+    /// A URL-safe token from `n` random bytes. It never starts with "-": pasted after `--enrol` or
+    /// `--token` it would otherwise be read as an option (one token in 64 was). Drawn again in that
+    /// case, so every other token is as likely as before (a 64th of a bit less entropy in all).
     public static func token(bytes n: Int = 24) throws(CryptoError) -> String {
         while true {
             var b = try OpenSSL.randomBytes(n)

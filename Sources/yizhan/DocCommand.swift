@@ -68,8 +68,8 @@ struct DocCommand: AsyncParsableCommand {
             throw YizhanError(.invalidArgument, "the attachments total \(sizes.reduce(0, +)) bytes; a document carries at most \(ReceiveLimits.documentBytes)")
         }
         if sizes.reduce(0, +) <= chunk {
-            for f in files {
-                let bytes = try PartSpool.readSmall(f)
+            for (f, size) in zip(files, sizes) {
+                let bytes = try PartSpool.readSmall(f, expected: size)
                 inline.append(.init(name: (f as NSString).lastPathComponent, mediaType: MediaType.guess(f), data: bytes, sha256: Digest.sha256Hex(bytes)))
             }
         } else {
