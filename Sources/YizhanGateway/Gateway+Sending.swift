@@ -34,7 +34,6 @@ extension Gateway {
                 }
                 storageAttempt = 0
             } catch {
-                idleLooking.store(false, ordering: .sequentiallyConsistent)
                 // Disk full or I/O error: nothing is lost (what was not recorded is sent again and
                 // the receiver treats it as a duplicate); wait and go on.
                 try await waitOut(error, attempt: &storageAttempt, "cannot update the outbox")

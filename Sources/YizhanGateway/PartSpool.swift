@@ -37,19 +37,15 @@ public enum PartSpool {
     }
 
     /// Reads a small file whole (inline parts are at most one chunk), refusing one that changes
-    /// meanwhile or since the caller saw it `expected` bytes long (so a file that grew in between
-    /// is never read whole into memory).
+    /// meanwhile or since the caller saw it `expected` bytes long. Never more than one byte past
+    /// `expected` is read, so a file that grew in between is not read whole into memory.
     public static func readSmall(_ path: String, expected: Int) throws -> [UInt8] {
         let before = try stat(path)
-        guard before.size == expected else {
-            throw YizhanError(.invalidArgument, "\(path) changed while it was being read; nothing was stored, send it again once it is final")
-        }
         guard let input = FileHandle(forReadingAtPath: path) else { throw YizhanError(.invalidArgument, "cannot read \(path)") }
         defer { try? input.close() }
-        // At most one byte past the size seen at the start (see `ingest`).
-        let d = try input.read(upToCount: before.size + 1) ?? Data()
+        let d = try input.read(upToCount: expected + 1) ?? Data()
         let after = try stat(path)
-        guard before == after, d.count == before.size else {
+        guard before == after, before.size == expected, d.count == expected else {
             throw YizhanError(.invalidArgument, "\(path) changed while it was being read; nothing was stored, send it again once it is final")
         }
         return Array(d)

@@ -26,10 +26,8 @@ public struct Checkpointer: Sendable {
     }
 
     /// Copies what it can without waiting for a reader or a writer (a passive checkpoint), on the
-    /// connection's own queue; returns the log's length and how much of it is now copied, in pages.
-    @discardableResult
-    public func run() async throws -> (logged: Int, copied: Int) {
-        let r = try await connection.writeWithoutTransaction { try $0.checkpoint(.passive) }
-        return (r.walFrameCount, r.checkpointedFrameCount)
+    /// connection's own queue.
+    public func run() async throws {
+        try await connection.writeWithoutTransaction { _ = try $0.checkpoint(.passive) }
     }
 }
