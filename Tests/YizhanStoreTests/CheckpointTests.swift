@@ -1,0 +1,47 @@
+import Foundation
+import GRDB
+import Testing
+import YizhanCore
+@testable import YizhanStore
+
+/// The running gateway's checkpoints keep the write-ahead log bounded while commits never stop.
+@Suite struct CheckpointTests {
+    @Test(.timeLimit(.minutes(2)))
+    func theLogStaysBoundedUnderContinuousCommits() async throws {
+        let path = NSTemporaryDirectory() + "yizhan-checkpoints-\(UUIDv7.make()).sqlite"
+        let store = try GatewayStore(path: path)
+        let limit = 512 << 10
+        let checkpointer = try store.checkpointer(restartAfter: limit)
+        let to = try UnitCode.completing("11420100MB7654321")
+        let part = [UInt8](repeating: 7, count: 8 << 10)
+        @Sendable func draft() -> GatewayStore.Draft {
+            GatewayStore.Draft(kind: .document, document: DocumentInfo(title: "t"), recipients: [.init(unit: to, role: .main)],
+                                       parts: [.init(name: "a.pdf", mediaType: "application/pdf", data: part, sha256: String(repeating: "ab", count: 32))])
+        }
+        let count = 3000
+        func logSize() -> Int { (try? FileManager.default.attributesOfItem(atPath: path + "-wal")[.size] as? Int) ?? 0 }
+
+        // One writer committing back to back (as a busy receiver does) while the checkpointer runs
+        // beside it, as often as the gateway runs it relative to its commits.
+        let writer = Task.detached { for _ in 0..<count { try store.enqueue(draft()) } }
+        var largest = 0
+        var stored = 0
+        let deadline = ContinuousClock.now + .seconds(60)
+        while stored < count, ContinuousClock.now < deadline {
+            try await checkpointer.run()
+            largest = max(largest, logSize())
+            stored = try await store.writer.read { try Int.fetchOne($0, sql: "SELECT COUNT(*) FROM outbox") ?? 0 }
+            try await Task.sleep(for: .milliseconds(20))
+        }
+        try await writer.value
+        largest = max(largest, logSize())
+        let written = count * part.count
+        #expect(written > 40 * limit, "the writer wrote \(written) bytes of parts, many times the limit")
+        // The log starts over near the limit: it passes it by what the writer adds between two
+        // checks (here about five times the limit), never by the whole run's writing.
+        #expect(largest < 16 * limit, "largest log \(largest) bytes against a limit of \(limit)")
+        try? FileManager.default.removeItem(atPath: path)
+        try? FileManager.default.removeItem(atPath: path + "-wal")
+        try? FileManager.default.removeItem(atPath: path + "-shm")
+    }
+}
