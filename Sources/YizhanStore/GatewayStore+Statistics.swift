@@ -59,13 +59,12 @@ extension GatewayStore {
             guard !d.recipients.isEmpty else { throw YizhanError(.invalidArgument, "a document needs at least one recipient") }
             try d.document?.validate()
         }
-        try writer.write { db in
+        try writeQueueing { db in
             for d in drafts {
                 try Self.checkLinks(db, d)
                 try Self.insertDraft(db, d, now: now)
             }
         }
-        knocker?.knock()
     }
 
     /// Seconds from storing to the delivered receipt, per delivered copy of a document stored since `since`.

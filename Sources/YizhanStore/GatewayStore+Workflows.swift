@@ -119,7 +119,7 @@ extension GatewayStore {
     public func act(_ act: ClerkAct, on documentID: String, clerk: String, now: Date = Date()) throws -> String {
         let clerk = clerk.trimmingCharacters(in: .whitespaces)
         guard !clerk.isEmpty else { throw YizhanError(.invalidArgument, "name the clerk (--by)") }
-        let receiptID = try writer.write { db in
+        return try writeQueueing { db in
             guard let row = try Row.fetchOne(db, sql: "SELECT * FROM inbox WHERE id = ?", arguments: [documentID]) else {
                 throw YizhanError(.notFound, "document \(documentID) is not in this unit's inbox (it was not addressed to this unit)")
             }
@@ -161,8 +161,6 @@ extension GatewayStore {
             try Self.trail(db, documentID, nil, status.rawValue, "by \(clerk)\((reason ?? detail).map { ": \($0)" } ?? "")", now)
             return draft.id
         }
-        knocker?.knock()
-        return receiptID
     }
 
     // MARK: the sender's acts
@@ -170,7 +168,7 @@ extension GatewayStore {
     /// Queues a 催办 to the recipients of `documentID` that have not signed for it yet (or to
     /// `units` among them). Returns the chase's id and who it went to.
     public func chase(documentID: String, units: [String]? = nil, message: String, now: Date = Date()) throws -> (id: String, recipients: [String]) {
-        let queued = try writer.write { db in
+        return try writeQueueing { db in
             guard let kind = try String.fetchOne(db, sql: "SELECT kind FROM outbox WHERE id = ?", arguments: [documentID]),
                   Envelope.Kind(rawValue: kind)?.carriesDocument == true else {
                 throw YizhanError(.notFound, "no document \(documentID) in this unit's outbox")
@@ -194,8 +192,6 @@ extension GatewayStore {
             }
             return (draft.id, targets)
         }
-        knocker?.knock()
-        return queued
     }
 
     // MARK: meetings

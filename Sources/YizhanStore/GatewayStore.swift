@@ -215,7 +215,7 @@ public struct GatewayStore: Sendable {
         try draft.document?.validate()
         guard draft.parts.isEmpty || draft.files.isEmpty else { throw YizhanError(.invalidArgument, "a draft carries inline parts or files, not both") }
         guard draft.files.isEmpty == (draft.extras.transfer == nil) else { throw YizhanError(.invalidArgument, "files travel in chunks and need a transfer") }
-        try writer.write { db in
+        try writeQueueing { db in
             try Self.checkLinks(db, draft)
             try Self.insertDraft(db, draft, now: now)
             if let st = stamped {
@@ -225,7 +225,6 @@ public struct GatewayStore: Sendable {
                 try Self.trail(db, draft.id, nil, "stamped", "seal \(st.sealID), unlocked by \(st.custodians.joined(separator: "、"))", now)
             }
         }
-        knocker?.knock()
     }
 
     static func canonical<T: Encodable>(_ v: T?) throws -> String? {
@@ -769,5 +768,15 @@ public struct GatewayStore: Sendable {
     static func trail(_ db: Database, _ documentID: String, _ unit: String?, _ event: String, _ detail: String?, _ now: Date) throws {
         try db.run( "INSERT INTO trail (at, document_id, unit, event, detail) VALUES (?, ?, ?, ?, ?)",
                        arguments: [now.storeTime, documentID, unit, event, detail])
+    }
+}
+
+extension GatewayStore {
+    /// A commit that gives the gateway something to send, followed by a knock (see `Knock`): every
+    /// such commit goes through here, whichever process makes it.
+    func writeQueueing<T>(_ updates: (Database) throws -> T) throws -> T {
+        let result = try writer.write(updates)
+        knocker?.knock()
+        return result
     }
 }
