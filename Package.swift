@@ -22,13 +22,14 @@ let package = Package(
     targets: [
         .systemLibrary(name: "CRabbitMQ", path: "Sources/CRabbitMQ", providers: [.apt(["librabbitmq-dev"])]),
         .systemLibrary(name: "COpenSSL", path: "Sources/COpenSSL", providers: [.apt(["libssl-dev"])]),
+        .systemLibrary(name: "CGlibc", path: "Sources/CGlibc"),
         .target(name: "YizhanCore", swiftSettings: strict),
         .target(name: "YizhanCrypto", dependencies: ["YizhanCore", "COpenSSL"], swiftSettings: strict),
         .target(name: "YizhanAMQP", dependencies: ["CRabbitMQ", .product(name: "Logging", package: "swift-log")], swiftSettings: strict),
         .target(name: "YizhanHTTP", dependencies: ["YizhanCore"], swiftSettings: strict),
         .target(name: "YizhanStore", dependencies: ["YizhanCore", .product(name: "GRDB", package: "GRDB.swift")], swiftSettings: strict),
         .target(name: "YizhanGateway", dependencies: [
-            "YizhanCore", "YizhanCrypto", "YizhanAMQP", "YizhanStore", "YizhanHTTP",
+            "YizhanCore", "YizhanCrypto", "YizhanAMQP", "YizhanStore", "YizhanHTTP", "CGlibc",
             .product(name: "Logging", package: "swift-log"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             .product(name: "Hummingbird", package: "hummingbird"),

@@ -17,10 +17,12 @@ extension Gateway {
     /// round that found nothing (the wait is part of every document's latency). After a quiet
     /// second it looks every `idleLook` (four times a second) instead, and a knock (see `Knock`) or
     /// the receive loop's bell wakes it at once: a hundred looks a second cost an idle gateway 5 %
-    /// of a core.
+    /// of a core. After `trimAfter` without work the gateway gives back its idle memory (see
+    /// `WorkingSet`), once per quiet spell and at most once a minute.
     func sendLoop(_ conn: AMQPConnection) async throws {
         var storageAttempt = 0
         var lastWork = ContinuousClock.now
+        var trimmed = false
         while !Task.isCancelled {
             let idle = listening.load(ordering: .relaxed) && ContinuousClock.now - lastWork > .seconds(1)
             // Set before the look: a knock from now on rings the bell, and whatever was stored before
@@ -29,7 +31,11 @@ extension Gateway {
             do {
                 if try await sendRound(conn) {
                     lastWork = .now
+                    trimmed = false
                 } else {
+                    if !trimmed, let after = trimAfter, ContinuousClock.now - lastWork > after, releaseIdleMemory() {
+                        trimmed = true
+                    }
                     await doorbell.wait(timeout: idle ? idleLook : .milliseconds(10))
                 }
                 storageAttempt = 0

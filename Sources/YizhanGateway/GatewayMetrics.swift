@@ -16,6 +16,8 @@ public final class GatewayMetrics: Sendable {
     let retries: CoreMetrics.Counter
     /// Writes to the store that failed for a while (disk full, I/O errors) and were retried.
     let storageFailures: CoreMetrics.Counter
+    /// Times an idle gateway gave back its clean file pages and free heap (see `WorkingSet`).
+    let memoryTrims: CoreMetrics.Counter
     let confirmLatency: CoreMetrics.Timer
     let deliveryLatency: CoreMetrics.Timer
     let outboxDepth: CoreMetrics.Gauge
@@ -36,6 +38,7 @@ public final class GatewayMetrics: Sendable {
         receipts = CoreMetrics.Counter(label: "yizhan_receipts_received_total", factory: f)
         retries = CoreMetrics.Counter(label: "yizhan_publish_retries_total", factory: f)
         storageFailures = CoreMetrics.Counter(label: "yizhan_storage_failures_total", factory: f)
+        memoryTrims = CoreMetrics.Counter(label: "yizhan_idle_memory_trims_total", factory: f)
         confirmLatency = CoreMetrics.Timer(label: "yizhan_publish_confirm_seconds", factory: f)
         deliveryLatency = CoreMetrics.Timer(label: "yizhan_delivery_seconds", factory: f)
         outboxDepth = CoreMetrics.Gauge(label: "yizhan_outbox_depth", factory: f)

@@ -42,4 +42,31 @@ extension BrokerTests {
             await ga.stop(); await gb.stop()
         }
     }
+    /// After two quiet seconds a gateway gives back its clean file pages and free heap (once, not
+    /// again within the minute), and then sends and receives as before: the code it runs next maps
+    /// itself in again.
+    @Test func anIdleGatewayGivesBackItsPagesAndKeepsWorking() async throws {
+        try await TestNetwork.with { net in
+            let a = try randomUnitCode(), b = try randomUnitCode()
+            let ha = try await net.enrol(a, name: "甲"), hb = try await net.enrol(b, name: "乙")
+            var logger = Logger(label: "test.gateway")
+            logger.logLevel = .error
+            let ga = RunningGateway(try Gateway(home: ha, logger: logger, reconnectPolicy: ReconnectPolicy(initialDelay: .milliseconds(100), maximumDelay: .seconds(1)),
+                                                trimAfter: .milliseconds(300)))
+            let gb = RunningGateway(try net.gateway(hb))
+            try await eventually("the idle sender gave back its pages") { ga.gateway.lastTrim.withLock { $0 != nil } }
+            let first = try #require(ga.gateway.lastTrim.withLock { $0 })
+            let draft = GatewayStore.Draft(kind: .document, document: DocumentInfo(title: "整理内存之后"), recipients: [.init(unit: b, role: .main)], parts: [])
+            try ga.gateway.store.enqueue(draft)
+            try await eventually("receipt back after the trim", timeout: .seconds(20)) {
+                try ga.gateway.store.outboxEntry(id: draft.id)?.deliveries.first?.state == "delivered"
+            }
+            // Quiet again well past `trimAfter`: within the minute it does not trim a second time.
+            try await Task.sleep(for: .seconds(1))
+            #expect(ga.gateway.lastTrim.withLock { $0 } == first)
+            #expect(!ga.gateway.releaseIdleMemory(), "a second trim within the minute is refused")
+            #expect(ga.gateway.releaseIdleMemory(minimumInterval: .zero))
+            await ga.stop(); await gb.stop()
+        }
+    }
 }
