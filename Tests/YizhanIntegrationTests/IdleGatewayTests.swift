@@ -7,17 +7,24 @@ import YizhanStore
 @testable import YizhanGateway
 
 extension BrokerTests {
+    /// Two enrolled units, both gateways running: the sender with the idle timings under test, the
+    /// receiver with the defaults.
+    func senderAndReceiver(_ net: TestNetwork, idleLook: Duration = .milliseconds(250), trimAfter: Duration? = .seconds(2)) async throws
+        -> (sender: RunningGateway, receiver: RunningGateway, senderHome: GatewayHome, to: UnitCode) {
+        let a = try randomUnitCode(), b = try randomUnitCode()
+        let ha = try await net.enrol(a, name: "甲"), hb = try await net.enrol(b, name: "乙")
+        var logger = Logger(label: "test.gateway")
+        logger.logLevel = .error
+        let ga = RunningGateway(try Gateway(home: ha, logger: logger, reconnectPolicy: ReconnectPolicy(initialDelay: .milliseconds(100), maximumDelay: .seconds(1)),
+                                            idleLook: idleLook, trimAfter: trimAfter))
+        return (ga, RunningGateway(try net.gateway(hb)), ha, b)
+    }
+
     /// An idle gateway hardly looks at its outbox (here once a minute), yet a document stored by
     /// this process or by `doc send` in another one goes out at once: the store's commit knocks.
     @Test func anIdleGatewayIsWokenByTheKnockAfterACommit() async throws {
         try await TestNetwork.with { net in
-            let a = try randomUnitCode(), b = try randomUnitCode()
-            let ha = try await net.enrol(a, name: "甲"), hb = try await net.enrol(b, name: "乙")
-            var logger = Logger(label: "test.gateway")
-            logger.logLevel = .error
-            let ga = RunningGateway(try Gateway(home: ha, logger: logger, reconnectPolicy: ReconnectPolicy(initialDelay: .milliseconds(100), maximumDelay: .seconds(1)),
-                                                idleLook: .seconds(60)))
-            let gb = RunningGateway(try net.gateway(hb))
+            let (ga, gb, ha, b) = try await senderAndReceiver(net, idleLook: .seconds(60))
             func whenIdle() async throws {
                 try await eventually("the sender idle, waiting for a knock") {
                     ga.gateway.listening.load(ordering: .relaxed) && ga.gateway.idleLooking.load(ordering: .sequentiallyConsistent)
@@ -47,13 +54,7 @@ extension BrokerTests {
     /// itself in again.
     @Test func anIdleGatewayGivesBackItsPagesAndKeepsWorking() async throws {
         try await TestNetwork.with { net in
-            let a = try randomUnitCode(), b = try randomUnitCode()
-            let ha = try await net.enrol(a, name: "甲"), hb = try await net.enrol(b, name: "乙")
-            var logger = Logger(label: "test.gateway")
-            logger.logLevel = .error
-            let ga = RunningGateway(try Gateway(home: ha, logger: logger, reconnectPolicy: ReconnectPolicy(initialDelay: .milliseconds(100), maximumDelay: .seconds(1)),
-                                                trimAfter: .milliseconds(300)))
-            let gb = RunningGateway(try net.gateway(hb))
+            let (ga, gb, _, b) = try await senderAndReceiver(net, trimAfter: .milliseconds(300))
             try await eventually("the idle sender gave back its pages") { ga.gateway.lastTrim.withLock { $0 != nil } }
             let first = try #require(ga.gateway.lastTrim.withLock { $0 })
             let draft = GatewayStore.Draft(kind: .document, document: DocumentInfo(title: "整理内存之后"), recipients: [.init(unit: b, role: .main)], parts: [])
