@@ -12,22 +12,22 @@ import YizhanCore
 /// cache for every other process; what the idle gateway runs next maps itself in again with a
 /// minor fault. This is what the kernel does itself under memory pressure, done at a moment when
 /// the gateway knows it is idle.
-public enum WorkingSet {
+enum WorkingSet {
     /// An address range `[start, end)` of this process's mappings.
-    public struct Region: Equatable, Sendable {
-        public var start: UInt
-        public var end: UInt
-        public var residentKiB: Int
+    struct Region: Equatable, Sendable {
+        var start: UInt
+        var end: UInt
+        var residentKiB: Int
     }
 
     /// What one trim did.
-    public struct Report: Sendable {
+    struct Report: Sendable {
         /// Regions given back, their resident size before the trim, and regions the kernel refused.
-        public var regions: Int
-        public var releasedKiB: Int
-        public var refused: Int
+        var regions: Int
+        var releasedKiB: Int
+        var refused: Int
         /// Whether the allocator returned free memory to the kernel.
-        public var heapReturned: Bool
+        var heapReturned: Bool
     }
 
     /// The mappings in `smaps` (the text of `/proc/self/smaps`) whose resident pages are all clean
@@ -41,7 +41,7 @@ public enum WorkingSet {
     /// never unloaded): between reading smaps and dropping the pages no other thread can unmap the
     /// range and map its heap there, which `MADV_DONTNEED` would zero. Other read-only file
     /// mappings (a data file, a locale archive) are small here and could come and go.
-    public static func releasable(smaps: String, executable: String) -> [Region] {
+    static func releasable(smaps: String, executable: String) -> [Region] {
         var out: [Region] = []
         var current: (region: Region, eligible: Bool)?
         func finish() {
@@ -93,7 +93,7 @@ public enum WorkingSet {
     }
 
     /// Reads this process's mappings, drops the clean file pages, trims the allocator.
-    public static func trim() -> Report {
+    static func trim() -> Report {
         let executable = Calls.executablePath() ?? ""
         let regions = (try? Calls.readProcFile("/proc/self/smaps")).map { releasable(smaps: String(decoding: $0, as: UTF8.self), executable: executable) } ?? []
         var report = Report(regions: 0, releasedKiB: 0, refused: 0, heapReturned: false)
