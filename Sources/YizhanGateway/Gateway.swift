@@ -41,18 +41,18 @@ public final class Gateway: Service, Sendable {
     /// store written without knocking, or a retry coming due, waits at most).
     let idleLook: Duration
     /// How long nothing is sent or received before the gateway gives back its idle memory (see
-    /// `WorkingSet`); nil never does.
+    /// `WorkingSet`); nil never does. From `idleTrimSeconds` in gateway.json unless given.
     let trimAfter: Duration?
     /// When the gateway last gave back its idle memory: a trim costs some 30 ms of faults once work
     /// resumes, so a gateway that gets a document every few seconds does it at most once a minute.
     let lastTrim = Mutex<ContinuousClock.Instant?>(nil)
 
     public init(home: GatewayHome, logger: Logger = Logger(label: "yizhan.gateway"), reconnectPolicy: ReconnectPolicy = ReconnectPolicy(),
-                idleLook: Duration = .milliseconds(250), trimAfter: Duration? = .seconds(2)) throws {
+                idleLook: Duration = .milliseconds(250), trimAfter: Duration? = nil) throws {
         self.home = home
         self.idleLook = idleLook
-        self.trimAfter = trimAfter
         config = try home.loadConfig()
+        self.trimAfter = try trimAfter ?? Self.idleTrim(config)
         unitCode = try UnitCode(config.unit)
         if config.requireTLS == true, !config.brokerTLS {
             throw YizhanError(.configuration, "gateway.json requires TLS but names a plain AMQP broker (\(config.brokerHost):\(config.brokerPort)); refusing to connect")

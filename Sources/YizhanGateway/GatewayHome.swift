@@ -39,6 +39,9 @@ public struct GatewayHome: Sendable {
         public var requireTLS: Bool?
         /// Other nodes of a broker cluster ("host:port"), tried in turn when the first cannot be reached.
         public var brokerAlternates: [String]?
+        /// Seconds without a document in or out before the gateway gives back its idle memory (see
+        /// `WorkingSet`): 2 when absent, 0 never.
+        public var idleTrimSeconds: Int?
         public init(unit: String, name: String, registry: String, brokerHost: String, brokerPort: Int, vhost: String, brokerUser: String,
                     brokerTLS: Bool = false, directoryRefresh: Int = 60, staleAfter: Int = 3600) {
             self.unit = unit; self.name = name; self.registry = registry; self.brokerHost = brokerHost; self.brokerPort = brokerPort

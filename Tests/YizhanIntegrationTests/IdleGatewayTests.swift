@@ -70,4 +70,26 @@ extension BrokerTests {
             await ga.stop(); await gb.stop()
         }
     }
+    /// `idleTrimSeconds` in gateway.json sets the quiet spell; 0 turns the trim off; a negative
+    /// value stops the gateway from starting with one configuration error.
+    @Test func theIdleTrimFollowsTheConfiguration() async throws {
+        try await TestNetwork.with { net in
+            let home = try await net.enrol(try randomUnitCode(), name: "丙")
+            func with(_ seconds: Int?) throws -> Gateway {
+                var c = try home.loadConfig()
+                c.idleTrimSeconds = seconds
+                try home.write(String(decoding: try JSONValue.from(c).canonicalBytes(), as: UTF8.self) + "\n", to: home.configFile, secret: false)
+                return try net.gateway(home)
+            }
+            #expect(try with(nil).trimAfter == .seconds(2))
+            #expect(try with(30).trimAfter == .seconds(30))
+            #expect(try with(0).trimAfter == nil)
+            do {
+                _ = try with(-1)
+                Issue.record("a negative idleTrimSeconds was accepted")
+            } catch let e as YizhanError {
+                #expect(e.code == .configuration && e.message.contains("idleTrimSeconds"), "\(e)")
+            }
+        }
+    }
 }
