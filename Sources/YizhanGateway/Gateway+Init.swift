@@ -60,7 +60,7 @@ extension Gateway {
         let dir = try await client.directory()
         let d = try SignedDirectory.open(dir, anchor: anchor)
         try store.cacheDirectory(version: d.version, signed: dir)
-        try home.write(String(decoding: try JSONValue.from(config).canonicalBytes(), as: UTF8.self) + "\n", to: home.configFile, secret: false)
+        try home.saveConfig(config)
         return config
     }
 }

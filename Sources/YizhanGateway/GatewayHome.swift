@@ -56,6 +56,10 @@ public struct GatewayHome: Sendable {
         return try JSONValue.parse(Array(d)).decode(Config.self)
     }
 
+    public func saveConfig(_ config: Config) throws {
+        try write(String(decoding: try JSONValue.from(config).canonicalBytes(), as: UTF8.self) + "\n", to: configFile, secret: false)
+    }
+
     public func read(_ file: String) throws -> String { try SecretFile.read(file) }
 
     public func write(_ text: String, to file: String, secret: Bool) throws { try SecretFile.write(text, to: file, secret: secret) }

@@ -1,4 +1,4 @@
-import YizhanCore
+import Foundation
 
 /// An idle gateway gives back the memory it touched while starting up or working.
 ///
@@ -92,9 +92,11 @@ enum WorkingSet {
         return (Region(start: start, end: end, residentKiB: 0), eligible)
     }
 
+    /// The file this process runs, as smaps names it.
+    static let executable = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath().path
+
     /// Reads this process's mappings, drops the clean file pages, trims the allocator.
     static func trim() -> Report {
-        let executable = Calls.executablePath() ?? ""
         let regions = (try? Calls.readProcFile("/proc/self/smaps")).map { releasable(smaps: String(decoding: $0, as: UTF8.self), executable: executable) } ?? []
         var report = Report(regions: 0, releasedKiB: 0, refused: 0, heapReturned: false)
         for r in regions {

@@ -78,7 +78,7 @@ extension BrokerTests {
             func with(_ seconds: Int?) throws -> Gateway {
                 var c = try home.loadConfig()
                 c.idleTrimSeconds = seconds
-                try home.write(String(decoding: try JSONValue.from(c).canonicalBytes(), as: UTF8.self) + "\n", to: home.configFile, secret: false)
+                try home.saveConfig(c)
                 return try net.gateway(home)
             }
             #expect(try with(nil).trimAfter == .seconds(2))

@@ -120,11 +120,10 @@ import Testing
     /// The resident size of the mapping starting at `p`, from this process's smaps.
     func residentKiB(of p: UnsafeMutableRawPointer) throws -> Int {
         let smaps = String(decoding: try WorkingSet.Calls.readProcFile("/proc/self/smaps"), as: UTF8.self)
-        let start = String(UInt(bitPattern: p), radix: 16)
         var inside = false
         for line in smaps.split(separator: "\n") {
-            if line.first?.isHexDigit == true, line.contains("-") && line.split(separator: " ").count >= 5 {
-                inside = line.hasPrefix(start + "-") || line.hasPrefix(String(repeating: "0", count: max(0, 12 - start.count)) + start + "-")
+            if let header = WorkingSet.mappingHeader(line, executable: "") {
+                inside = header.region.start == UInt(bitPattern: p)
             } else if inside, line.hasPrefix("Rss:") {
                 return Int(line.split(separator: " ", omittingEmptySubsequences: true)[1]) ?? -1
             }
