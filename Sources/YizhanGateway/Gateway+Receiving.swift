@@ -14,11 +14,17 @@ extension Gateway {
         for try await batch in batches {
             let verdicts = await verifyAll(batch)
             var group: [(AMQPDelivery, InboundVerifier.Accepted)] = []
+            // A batch of nothing but the gateway receipts for this unit's own documents gives the
+            // send loop nothing to do: no bell, so no look at the outbox that would find nothing
+            // (a sending gateway gets a batch of receipts after nearly every round).
+            var queuedWork = false
             for (d, v) in zip(batch, verdicts) {
                 if case .accepted(let a) = v, Self.joinsGroup(a.signed.envelope) {
                     group.append((d, a))
+                    queuedWork = queuedWork || a.signed.envelope.kind != .receipt
                     continue
                 }
+                queuedWork = true
                 // Order matters past this point (a chase may name a document of this group): store the group first.
                 try await flush(&group, conn)
                 var stored = false
@@ -35,7 +41,7 @@ extension Gateway {
                 }
             }
             try await flush(&group, conn)
-            doorbell.ring()
+            if queuedWork { doorbell.ring() }
         }
         throw AMQPError(.connectionClosed, "consumer ended")
     }

@@ -9,9 +9,10 @@ extension Gateway {
     /// envelope), then publishes every due copy with confirms, many in flight at once.
     ///
     /// Rounds, not a pipeline: a round publishes what is due and records the outcomes in one
-    /// transaction. A pipelined loop (new copies out while earlier ones wait for the broker) was
-    /// measured too: no better latency (the broker's quorum commit dominates each hop) and more
-    /// CPU spent looking at the outbox while copies are in flight.
+    /// transaction. Pipelined loops (new copies out while earlier ones wait for the broker, the
+    /// outcomes recorded as they come or a round later) were measured in three rounds of work (see
+    /// README, "Performance"): no better latency or throughput, more commits competing for the
+    /// store's write lock with `doc send`, more CPU spent looking at the outbox.
     ///
     /// `doc send` writes from another process, so the loop looks at the outbox again 10 ms after a
     /// round that found nothing (the wait is part of every document's latency). After a quiet
@@ -51,8 +52,9 @@ extension Gateway {
 
     /// One round: sign what is new, publish what is due, record the outcomes. False when nothing was due.
     func sendRound(_ conn: AMQPConnection) async throws -> Bool {
-        try signPending()
-        let due = try await withoutRetired(try store.due(limit: 512))
+        let look = try store.look(limit: 512)
+        // Newly signed copies are due at once: read again (one read, only when something was signed).
+        let due = try await withoutRetired(try sign(look.unsigned) ? try store.due(limit: 512) : look.due)
         if due.isEmpty { return false }
         let results = await withTaskGroup(of: (GatewayStore.Due, GatewayStore.PublishResult?).self) { g in
             for d in due {
@@ -126,16 +128,18 @@ extension Gateway {
 
     static func backoff(attempts: Int) -> TimeInterval { min(300.0, pow(2.0, Double(min(attempts, 10)))) }
 
-    func signPending() throws {
+    /// Signs drafts the send loop found and stores the signatures; true when any were signed.
+    func sign(_ unsigned: [GatewayStore.Unsigned]) throws -> Bool {
+        guard !unsigned.isEmpty else { return false }
         let id = identity.withLock { $0 }
         if id.revoked {
             logger.warning("signing paused: this unit's certificate is revoked and no replacement is installed yet")
-            return
+            return false
         }
         var batch: [(id: String, envelope: [UInt8], payloadSha256: String)] = []
         var receipts: [Envelope] = []
         var chunked = false
-        for u in try store.unsigned(limit: 512) {
+        for u in unsigned {
             let e = u.envelope(sender: unitCode, senderName: id.name)
             // Receipts left unsigned (stored while the certificate was revoked) are signed together.
             if e.kind == .receipt { receipts.append(e); continue }
@@ -147,6 +151,7 @@ extension Gateway {
         batch += signedReceipts.map { ($0.envelope.id, $0.bytes, $0.payloadSha256) }
         try store.markSigned(batch)
         if chunked { transferBell.ring() }
+        return true
     }
 
     func makeReceipt(to unit: UnitCode, receipt: ReceiptInfo) throws -> GatewayStore.SignedReceipt {

@@ -99,6 +99,7 @@ struct DocumentsBench: AsyncParsableCommand {
         let rate = pacedRate ?? max(1, docsPerSecond / 2)
         let pacedCount = max(1, Int(rate * paced))
         let pacedStart = Date()
+        let pacedCPU0 = procs.map(\.cpuSeconds)
         let p0 = clock.now
         var waitedInBatches = 0.0
         if let every = submitEvery {
@@ -132,6 +133,8 @@ struct DocumentsBench: AsyncParsableCommand {
         // behind the rate asked.
         let achieved = Double(pacedCount) / BenchNetwork.seconds(clock.now - p0)
         try await load.waitDelivered(count + pacedCount, what: "paced run")
+        let pacedSeconds = BenchNetwork.seconds(clock.now - p0)
+        let pacedCPU = zip(procs.map(\.cpuSeconds), pacedCPU0).map { $0 - $1 }
         let pl = try stores.flatMap { try $0.deliveryLatencies(since: pacedStart) }.map { $0 * 1000 }
         print(String(format: "  latency at %@ (%.0f documents/s asked, %.0f stored, %d documents): p50 %.1f ms, p95 %.1f ms, p99 %.1f ms   [target p99 under 50 ms at half the rate]",
                      pacedRate == nil ? "half that rate" : "the given rate", rate, achieved, pacedCount, Self.percentile(pl, 0.5), Self.percentile(pl, 0.95), Self.percentile(pl, 0.99)))
@@ -139,6 +142,9 @@ struct DocumentsBench: AsyncParsableCommand {
             print(String(format: "    stored in one commit every %d ms: a document waited %.1f ms on average for its commit, before the figures above start",
                          every, 1000 * waitedInBatches / Double(pacedCount)))
         }
+        print(String(format: "    gateway CPU during the latency run: %@ of a core (%@ ms per document)",
+                     pacedCPU.map { String(format: "%.0f %%", 100 * $0 / pacedSeconds) }.joined(separator: ", "),
+                     pacedCPU.map { String(format: "%.2f", 1000 * $0 / Double(pacedCount)) }.joined(separator: ", ")))
         try printStages(senders: stores, receivers: try receiverHomes.map { try GatewayStore(path: $0.database) }, since: pacedStart)
         for (i, p) in procs.enumerated() {
             let role = i < senders ? "sender \(i + 1)" : "receiver \(i - senders + 1)"

@@ -20,6 +20,23 @@ import YizhanCore
         GatewayStore.Draft(kind: .document, document: DocumentInfo(title: "t"), recipients: [.init(unit: b, role: .main), .init(unit: c, role: .cc)], parts: parts)
     }
 
+    /// The send loop's one read: drafts to sign and copies due, as `unsigned` and `due` give them.
+    @Test func lookFindsDraftsToSignAndCopiesDueTogether() throws {
+        #expect(try store.look(limit: 10).unsigned.isEmpty && store.look(limit: 10).due.isEmpty, "an empty outbox")
+        let signed = draft(), waiting = draft()
+        try store.enqueue(signed)
+        try store.markSigned(id: signed.id, envelope: Array("{}".utf8), payloadSha256: String(repeating: "0", count: 64))
+        try store.enqueue(waiting)
+        let look = try store.look(limit: 10)
+        #expect(look.unsigned.map(\.id) == [waiting.id])
+        #expect(look.due.map(\.documentID) == [signed.id, signed.id])
+        #expect(Set(look.due.map(\.recipient)) == [b.rawValue, c.rawValue])
+        #expect(look.due.allSatisfy { $0.envelope == Array("{}".utf8) })
+        #expect(try store.look(limit: 1).due.count == 1 && store.look(limit: 1).unsigned.count == 1, "the limit holds for each")
+        try store.recordPublish(documentID: signed.id, recipient: b.rawValue, result: .retry(error: "x", after: 60))
+        #expect(try store.look(limit: 10).due.map(\.recipient) == [c.rawValue], "a copy waiting for its backoff is not due")
+    }
+
     @Test func statesRunQueuedPublishedDeliveredOrRejected() throws {
         let d = draft()
         try store.enqueue(d)
