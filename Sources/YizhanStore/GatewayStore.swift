@@ -272,33 +272,31 @@ public struct GatewayStore: Sendable {
     }
 
     static func unsigned(_ db: Database, limit: Int) throws -> [Unsigned] {
-        do {
-            // Three statements for the whole batch (one snapshot), not three per document.
-            let rows = try Row.fetchAll(db.cachedStatement(sql: "SELECT * FROM outbox WHERE envelope IS NULL ORDER BY created_at LIMIT ?"), arguments: [limit])
-            guard !rows.isEmpty else { return [] }
-            let picked = "SELECT id FROM outbox WHERE envelope IS NULL ORDER BY created_at LIMIT ?"
-            var recipients: [String: [Envelope.Recipient]] = [:], parts: [String: [Envelope.Part]] = [:]
-            for r in try Row.fetchAll(db.cachedStatement(sql: "SELECT document_id, recipient, role FROM deliveries WHERE document_id IN (\(picked)) ORDER BY rowid"), arguments: [limit]) {
-                recipients[r["document_id"], default: []].append(Envelope.Recipient(unit: try UnitCode(r["recipient"]), role: Envelope.Recipient.Role(rawValue: r["role"]) ?? .main))
-            }
-            for p in try Row.fetchAll(db.cachedStatement(sql: "SELECT document_id, name, media_type, size, sha256 FROM outbox_parts WHERE document_id IN (\(picked)) ORDER BY document_id, idx"), arguments: [limit]) {
-                parts[p["document_id"], default: []].append(Envelope.Part(name: p["name"], mediaType: p["media_type"], size: p["size"], sha256: p["sha256"]))
-            }
-            return try rows.map { row in
-                let id: String = row["id"]
-                let docJSON: String? = row["document_json"]
-                let receiptJSON: String? = row["receipt_json"]
-                let extrasJSON: String? = row["extras_json"]
-                return Unsigned(
-                    id: id, kind: Envelope.Kind(rawValue: row["kind"]) ?? .document,
-                    createdAt: Date(timeIntervalSince1970: row["created_at"]),
-                    document: try docJSON.map { try DocumentInfo(json: try JSONValue.parse($0)) },
-                    receipt: try receiptJSON.map { try ReceiptInfo(json: try JSONValue.parse($0)) },
-                    inReplyTo: row["in_reply_to"],
-                    recipients: recipients[id] ?? [],
-                    parts: parts[id] ?? [],
-                    extras: try extrasJSON.map { try JSONValue.parse($0).decode(Extras.self) } ?? Extras())
-            }
+        // Three statements for the whole batch (one snapshot), not three per document.
+        let rows = try Row.fetchAll(db.cachedStatement(sql: "SELECT * FROM outbox WHERE envelope IS NULL ORDER BY created_at LIMIT ?"), arguments: [limit])
+        guard !rows.isEmpty else { return [] }
+        let picked = "SELECT id FROM outbox WHERE envelope IS NULL ORDER BY created_at LIMIT ?"
+        var recipients: [String: [Envelope.Recipient]] = [:], parts: [String: [Envelope.Part]] = [:]
+        for r in try Row.fetchAll(db.cachedStatement(sql: "SELECT document_id, recipient, role FROM deliveries WHERE document_id IN (\(picked)) ORDER BY rowid"), arguments: [limit]) {
+            recipients[r["document_id"], default: []].append(Envelope.Recipient(unit: try UnitCode(r["recipient"]), role: Envelope.Recipient.Role(rawValue: r["role"]) ?? .main))
+        }
+        for p in try Row.fetchAll(db.cachedStatement(sql: "SELECT document_id, name, media_type, size, sha256 FROM outbox_parts WHERE document_id IN (\(picked)) ORDER BY document_id, idx"), arguments: [limit]) {
+            parts[p["document_id"], default: []].append(Envelope.Part(name: p["name"], mediaType: p["media_type"], size: p["size"], sha256: p["sha256"]))
+        }
+        return try rows.map { row in
+            let id: String = row["id"]
+            let docJSON: String? = row["document_json"]
+            let receiptJSON: String? = row["receipt_json"]
+            let extrasJSON: String? = row["extras_json"]
+            return Unsigned(
+                id: id, kind: Envelope.Kind(rawValue: row["kind"]) ?? .document,
+                createdAt: Date(timeIntervalSince1970: row["created_at"]),
+                document: try docJSON.map { try DocumentInfo(json: try JSONValue.parse($0)) },
+                receipt: try receiptJSON.map { try ReceiptInfo(json: try JSONValue.parse($0)) },
+                inReplyTo: row["in_reply_to"],
+                recipients: recipients[id] ?? [],
+                parts: parts[id] ?? [],
+                extras: try extrasJSON.map { try JSONValue.parse($0).decode(Extras.self) } ?? Extras())
         }
     }
 
@@ -327,50 +325,48 @@ public struct GatewayStore: Sendable {
     }
 
     static func due(_ db: Database, now: Date, limit: Int, chunked: Bool) throws -> [Due] {
-        do {
-            // Chunked copies are looked up from the few documents with file parts (the `+` keeps
-            // SQLite from walking every queued copy in `deliveries_due` instead); framed ones by
-            // that index, each checked against the small `outbox_parts_files`.
-            let rows = try Row.fetchAll(db.cachedStatement(sql: chunked ? """
-                SELECT d.document_id, d.recipient, d.attempts, d.transfer_position, o.extras_json, o.kind, 1 AS has_parts
-                FROM deliveries d JOIN outbox o ON o.id = d.document_id
-                WHERE d.document_id IN (SELECT document_id FROM outbox_parts WHERE file IS NOT NULL)
-                  AND +d.state = 'queued' AND +d.next_attempt_at <= ? AND o.envelope IS NOT NULL
-                ORDER BY d.next_attempt_at LIMIT ?
-                """ : """
-                SELECT d.document_id, d.recipient, d.attempts, d.transfer_position, o.extras_json, o.kind,
-                       EXISTS (SELECT 1 FROM outbox_parts p WHERE p.document_id = d.document_id) AS has_parts
-                FROM deliveries d JOIN outbox o ON o.id = d.document_id
-                WHERE d.state = 'queued' AND d.next_attempt_at <= ? AND o.envelope IS NOT NULL
-                  AND NOT EXISTS (SELECT 1 FROM outbox_parts p WHERE p.document_id = d.document_id AND p.file IS NOT NULL)
-                ORDER BY d.next_attempt_at LIMIT ?
-                """), arguments: [now.storeTime, limit])
-            let due = try rows.map { r in
-                let extras = try (r["extras_json"] as String?).map { try JSONValue.parse($0).decode(Extras.self) }
-                return Due(documentID: r["document_id"], recipient: r["recipient"], attempts: r["attempts"], envelope: [],
-                               hasParts: r["has_parts"], transfer: extras?.transfer, position: r["transfer_position"],
-                           kind: Envelope.Kind(rawValue: r["kind"]) ?? .document)
+        // Chunked copies are looked up from the few documents with file parts (the `+` keeps
+        // SQLite from walking every queued copy in `deliveries_due` instead); framed ones by
+        // that index, each checked against the small `outbox_parts_files`.
+        let rows = try Row.fetchAll(db.cachedStatement(sql: chunked ? """
+            SELECT d.document_id, d.recipient, d.attempts, d.transfer_position, o.extras_json, o.kind, 1 AS has_parts
+            FROM deliveries d JOIN outbox o ON o.id = d.document_id
+            WHERE d.document_id IN (SELECT document_id FROM outbox_parts WHERE file IS NOT NULL)
+              AND +d.state = 'queued' AND +d.next_attempt_at <= ? AND o.envelope IS NOT NULL
+            ORDER BY d.next_attempt_at LIMIT ?
+            """ : """
+            SELECT d.document_id, d.recipient, d.attempts, d.transfer_position, o.extras_json, o.kind,
+                   EXISTS (SELECT 1 FROM outbox_parts p WHERE p.document_id = d.document_id) AS has_parts
+            FROM deliveries d JOIN outbox o ON o.id = d.document_id
+            WHERE d.state = 'queued' AND d.next_attempt_at <= ? AND o.envelope IS NOT NULL
+              AND NOT EXISTS (SELECT 1 FROM outbox_parts p WHERE p.document_id = d.document_id AND p.file IS NOT NULL)
+            ORDER BY d.next_attempt_at LIMIT ?
+            """), arguments: [now.storeTime, limit])
+        let due = try rows.map { r in
+            let extras = try (r["extras_json"] as String?).map { try JSONValue.parse($0).decode(Extras.self) }
+            return Due(documentID: r["document_id"], recipient: r["recipient"], attempts: r["attempts"], envelope: [],
+                           hasParts: r["has_parts"], transfer: extras?.transfer, position: r["transfer_position"],
+                       kind: Envelope.Kind(rawValue: r["kind"]) ?? .document)
+        }
+        guard !due.isEmpty else { return [] }
+        // Envelopes (and inline parts of framed copies) for the chosen copies, a few statements in all.
+        let ids = Array(Set(due.map(\.documentID)))
+        var envelopes: [String: [UInt8]] = [:], parts: [String: [[UInt8]]] = [:]
+        try Database.inSlices(ids) { marks, arguments in
+            for r in try Row.fetchAll(db, sql: "SELECT id, envelope FROM outbox WHERE id IN (\(marks))", arguments: arguments) {
+                envelopes[r["id"]] = Array((r["envelope"] as Data?) ?? Data())
             }
-            guard !due.isEmpty else { return [] }
-            // Envelopes (and inline parts of framed copies) for the chosen copies, a few statements in all.
-            let ids = Array(Set(due.map(\.documentID)))
-            var envelopes: [String: [UInt8]] = [:], parts: [String: [[UInt8]]] = [:]
-            try Database.inSlices(ids) { marks, arguments in
-                for r in try Row.fetchAll(db, sql: "SELECT id, envelope FROM outbox WHERE id IN (\(marks))", arguments: arguments) {
-                    envelopes[r["id"]] = Array((r["envelope"] as Data?) ?? Data())
-                }
-                guard !chunked else { return }
-                for r in try Row.fetchAll(db, sql: "SELECT document_id, data FROM outbox_parts WHERE document_id IN (\(marks)) AND data IS NOT NULL ORDER BY document_id, idx",
-                                          arguments: arguments) {
-                    parts[r["document_id"], default: []].append(Array((r["data"] as Data?) ?? Data()))
-                }
+            guard !chunked else { return }
+            for r in try Row.fetchAll(db, sql: "SELECT document_id, data FROM outbox_parts WHERE document_id IN (\(marks)) AND data IS NOT NULL ORDER BY document_id, idx",
+                                      arguments: arguments) {
+                parts[r["document_id"], default: []].append(Array((r["data"] as Data?) ?? Data()))
             }
-            return due.map { d in
-                var d = d
-                d.envelope = envelopes[d.documentID] ?? []
-                if d.hasParts && !chunked { d.parts = parts[d.documentID] ?? [] }
-                return d
-            }
+        }
+        return due.map { d in
+            var d = d
+            d.envelope = envelopes[d.documentID] ?? []
+            if d.hasParts && !chunked { d.parts = parts[d.documentID] ?? [] }
+            return d
         }
     }
 
