@@ -54,6 +54,9 @@ extension Gateway {
     func sendRound(_ conn: AMQPConnection) async throws -> Bool {
         let look = try store.look(limit: 512)
         // Newly signed copies are due at once: read again (one read, only when something was signed).
+        // The look's own due copies are then read twice; kept so because beside a round of new drafts
+        // they are few (receipts queued meanwhile, retries come due), while the look that finds no
+        // draft is the one made a hundred times a second.
         let due = try await withoutRetired(try sign(look.unsigned) ? try store.due(limit: 512) : look.due)
         if due.isEmpty { return false }
         let results = await withTaskGroup(of: (GatewayStore.Due, GatewayStore.PublishResult?).self) { g in
