@@ -37,6 +37,8 @@ public struct YizhanError: Error, Sendable, Equatable, CustomStringConvertible {
         public static let oversize = Code(rawValue: "oversize")
         /// A stamp that does not verify: bad signature, not a seal certificate, another unit's seal, a time that cannot be.
         public static let badSeal = Code(rawValue: "bad-seal")
+        /// A request whose outcome is not known (the other side went away before answering): it may have happened.
+        public static let outcomeUnknown = Code(rawValue: "outcome-unknown")
         /// A stamp made after its seal was revoked or destroyed.
         public static let sealRevoked = Code(rawValue: "seal-revoked")
     }

@@ -14,8 +14,11 @@ extension Gateway {
     /// README, "Performance"): no better latency or throughput, more commits competing for the
     /// store's write lock with `doc send`, more CPU spent looking at the outbox.
     ///
-    /// `doc send` writes from another process, so the loop looks at the outbox again 10 ms after a
-    /// round that found nothing (the wait is part of every document's latency). After a quiet
+    /// Drafts handed over by `doc send` (see `HandOver`) are taken at the next look and stored and
+    /// signed in one commit; other processes write into the store directly (bulk imports, clerks'
+    /// acts, `doc send` while no gateway ran), so the loop looks again 10 ms after a round that found
+    /// nothing (the wait is part of every document's latency); a wake-up per handed-over document
+    /// while busy was not kept for the reason knocks are not (smaller rounds). After a quiet
     /// second it looks every `idleLook` (four times a second) instead, and a knock (see `Knock`) or
     /// the receive loop's bell wakes it at once: a hundred looks a second cost an idle gateway 5 %
     /// of a core. After `trimAfter` without work the gateway gives back its idle memory (see
@@ -24,6 +27,8 @@ extension Gateway {
         var storageAttempt = 0
         var lastWork = ContinuousClock.now
         var trimmed = false
+        sending.store(true, ordering: .sequentiallyConsistent)
+        defer { sending.store(false, ordering: .sequentiallyConsistent) }
         while !Task.isCancelled {
             let idle = listening.load(ordering: .relaxed) && ContinuousClock.now - lastWork > .seconds(1)
             // Set before the look: a knock from now on rings the bell, and whatever was stored before
@@ -50,14 +55,18 @@ extension Gateway {
         }
     }
 
-    /// One round: sign what is new, publish what is due, record the outcomes. False when nothing was due.
+    /// One round: store and sign what was handed over (one commit), sign what `doc send` stored
+    /// itself, publish what is due, record the outcomes. False when nothing was due.
     func sendRound(_ conn: AMQPConnection) async throws -> Bool {
+        let handed = takeHandedOver()
         let look = try store.look(limit: 512)
+        let took = try handed.isEmpty ? false : intake(handed)
         // Newly signed copies are due at once: read again (one read, only when something was signed).
         // The look's own due copies are then read twice; kept so because beside a round of new drafts
         // they are few (receipts queued meanwhile, retries come due), while the look that finds no
         // draft is the one made a hundred times a second.
-        let due = try await withoutRetired(try sign(look.unsigned) ? try store.due(limit: 512) : look.due)
+        let signed = try sign(look.unsigned)
+        let due = try await withoutRetired(took || signed ? try store.due(limit: 512) : look.due)
         if due.isEmpty { return false }
         let results = await withTaskGroup(of: (GatewayStore.Due, GatewayStore.PublishResult?).self) { g in
             for d in due {

@@ -31,6 +31,12 @@ public final class Gateway: Service, Sendable {
     let idleLooking = Atomic<Bool>(false)
     /// Wakes the chunked-transfer loop when a large document has been signed.
     let transferBell = Doorbell()
+    /// Drafts handed over by `doc send` (see `HandOver`), waiting for the intake loop's next commit.
+    let handedOver = Mutex<[Handed]>([])
+    /// Wakes the intake loop when a draft has been handed over while no send loop runs.
+    let intakeBell = Doorbell()
+    /// Whether a send loop runs (a broker session is up): it takes handed-over drafts itself.
+    let sending = Atomic<Bool>(false)
     /// Bytes per chunk for parts sent in chunks, and chunks in flight at once.
     public var chunkSize: Int { config.chunkSize ?? TransferInfo.defaultChunk }
     let chunkWindow = 8
@@ -97,11 +103,19 @@ public final class Gateway: Service, Sendable {
         }
         listening.store(listener != nil, ordering: .relaxed)
         defer { listener?.stop() }
+        var intake: HandOver.Listener?
+        do {
+            intake = try HandOver.Listener(database: home.database) { [self] s, r in received(s, r) }
+        } catch {
+            logger.notice("documents are not handed over; `doc send` stores them itself", metadata: ["reason": "\(error)"])
+        }
+        defer { intake?.stop() }
         try await cancelWhenGracefulShutdown {
             try await withThrowingTaskGroup(of: Void.self) { g in
                 g.addTask { try await self.directoryLoop() }
                 g.addTask { try await self.metricsLoop() }
                 g.addTask { await self.checkpointLoop() }
+                g.addTask { await self.intakeLoop() }
                 g.addTask {
                     // Storage failing where no loop holds its work (a read on a full disk, say) ends the
                     // session like a lost connection: unacked messages go back to the queue, and a

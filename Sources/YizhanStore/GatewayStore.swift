@@ -210,21 +210,30 @@ public struct GatewayStore: Sendable {
     }
 
     public func enqueue(_ draft: Draft, stamped: StampRecord? = nil, now: Date = Date()) throws {
-        guard !draft.recipients.isEmpty else { throw YizhanError(.invalidArgument, "a document needs at least one recipient") }
-        // Refused before anything is stored: classified, malformed number, missing signer, ...
-        try draft.document?.validate()
-        guard draft.parts.isEmpty || draft.files.isEmpty else { throw YizhanError(.invalidArgument, "a draft carries inline parts or files, not both") }
-        guard draft.files.isEmpty == (draft.extras.transfer == nil) else { throw YizhanError(.invalidArgument, "files travel in chunks and need a transfer") }
+        try Self.check(draft)
         try writeQueueing { db in
             try Self.checkLinks(db, draft)
             try Self.insertDraft(db, draft, now: now)
-            if let st = stamped {
-                guard draft.extras.stamp?.seal == st.sealID else { throw YizhanError(.invalidArgument, "the stamp record names another seal") }
-                try db.execute(sql: "INSERT INTO stamps (document_id, seal_id, custodians, stamped_at) VALUES (?, ?, ?, ?)",
-                               arguments: [draft.id, st.sealID, st.custodians.joined(separator: "、"), st.stampedAt.storeTime])
-                try Self.trail(db, draft.id, nil, "stamped", "seal \(st.sealID), unlocked by \(st.custodians.joined(separator: "、"))", now)
-            }
+            try Self.insertStamp(db, draft, stamped, now: now)
         }
+    }
+
+    /// What a draft must be before anything of it is stored (classified, malformed number, missing
+    /// signer, parts both inline and in files, ...); the links to other documents are checked in the
+    /// storing transaction (`checkLinks`).
+    public static func check(_ draft: Draft) throws {
+        guard !draft.recipients.isEmpty else { throw YizhanError(.invalidArgument, "a document needs at least one recipient") }
+        try draft.document?.validate()
+        guard draft.parts.isEmpty || draft.files.isEmpty else { throw YizhanError(.invalidArgument, "a draft carries inline parts or files, not both") }
+        guard draft.files.isEmpty == (draft.extras.transfer == nil) else { throw YizhanError(.invalidArgument, "files travel in chunks and need a transfer") }
+    }
+
+    static func insertStamp(_ db: Database, _ draft: Draft, _ stamped: StampRecord?, now: Date) throws {
+        guard let st = stamped else { return }
+        guard draft.extras.stamp?.seal == st.sealID else { throw YizhanError(.invalidArgument, "the stamp record names another seal") }
+        try db.execute(sql: "INSERT INTO stamps (document_id, seal_id, custodians, stamped_at) VALUES (?, ?, ?, ?)",
+                       arguments: [draft.id, st.sealID, st.custodians.joined(separator: "、"), st.stampedAt.storeTime])
+        try Self.trail(db, draft.id, nil, "stamped", "seal \(st.sealID), unlocked by \(st.custodians.joined(separator: "、"))", now)
     }
 
     static func canonical<T: Encodable>(_ v: T?) throws -> String? {
@@ -310,12 +319,14 @@ public struct GatewayStore: Sendable {
     public func markSigned(_ batch: [(id: String, envelope: [UInt8], payloadSha256: String)], now: Date = Date()) throws {
         guard !batch.isEmpty else { return }
         try writer.write { db in
-            for (id, envelope, payloadSha256) in batch {
-                let kind = try String.fetchOne(db.cachedStatement(sql: "UPDATE outbox SET envelope = ?, payload_sha256 = ? WHERE id = ? AND envelope IS NULL RETURNING kind"),
-                                               arguments: [Data(envelope), payloadSha256, id])
-                if let kind, kind != "receipt" { try Self.trail(db, id, nil, "signed", nil, now) }
-            }
+            for (id, envelope, payloadSha256) in batch { try Self.setSigned(db, id, envelope, payloadSha256, now: now) }
         }
+    }
+
+    static func setSigned(_ db: Database, _ id: String, _ envelope: [UInt8], _ payloadSha256: String, now: Date) throws {
+        let kind = try String.fetchOne(db.cachedStatement(sql: "UPDATE outbox SET envelope = ?, payload_sha256 = ? WHERE id = ? AND envelope IS NULL RETURNING kind"),
+                                       arguments: [Data(envelope), payloadSha256, id])
+        if let kind, kind != "receipt" { try Self.trail(db, id, nil, "signed", nil, now) }
     }
 
     /// Copies whose (re)publication is due, oldest first: either the framed ones or the chunked

@@ -28,14 +28,14 @@ public enum Knock {
         public func knock() { socket.send(to: name) }
     }
 
-    /// "yizhan-knock-" and a 64-bit FNV-1a hash of the store's resolved path, in hex (a name, not a
+    /// The prefix ("yizhan-knock-", or the hand-over's) and a 64-bit FNV-1a hash of the store's resolved path, in hex (a name, not a
     /// secret: it only has to be the same in every process that opens the store).
-    static func name(_ database: String) -> [UInt8] {
+    static func name(_ database: String, prefix: String = "yizhan-knock-") -> [UInt8] {
         let resolved = realpath(database, nil).map { p in defer { free(p) }; return String(cString: p) } ?? database
         var h: UInt64 = 0xcbf2_9ce4_8422_2325
         for b in resolved.utf8 { h = (h ^ UInt64(b)) &* 0x0000_0100_0000_01b3 }
         let hex = String(h, radix: 16)
-        return Array(("yizhan-knock-" + String(repeating: "0", count: 16 - hex.count) + hex).utf8)
+        return Array((prefix + String(repeating: "0", count: 16 - hex.count) + hex).utf8)
     }
 
     /// The gateway's side: a thread that waits for knocks and calls `knocked` for each.

@@ -37,7 +37,7 @@ final class KnockSocket: Sendable {
         return recv(fd, &byte, 1, Int32(MSG_DONTWAIT)) >= 0
     }
 
-    private static func withAddress<T>(_ name: [UInt8], _ body: (UnsafePointer<sockaddr>, socklen_t) -> T) -> T {
+    static func withAddress<T>(_ name: [UInt8], _ body: (UnsafePointer<sockaddr>, socklen_t) -> T) -> T {
         var a = sockaddr_un()
         a.sun_family = sa_family_t(AF_UNIX)
         let n = min(name.count, MemoryLayout.size(ofValue: a.sun_path) - 1)

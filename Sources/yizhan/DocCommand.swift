@@ -26,8 +26,9 @@ struct DocCommand: AsyncParsableCommand {
         try (list ?? "").split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }.map { try UnitCode($0) }
     }
 
-    /// Stores a draft for the running gateway: metadata checked first, files copied (and hashed)
-    /// into the store, small ones inline, large ones for a chunked transfer. Prints the id.
+    /// Hands a draft to the running gateway, or stores it when none runs (`HandOver`): metadata
+    /// checked first, files copied (and hashed) into the store, small ones inline, large ones for a
+    /// chunked transfer. Prints the id once the draft is stored.
     static func submit(_ home: HomeOption, kind: Envelope.Kind, to: [UnitCode], cc: [UnitCode] = [], document: DocumentInfo?, files: [String],
                        inReplyTo: String? = nil, extras: GatewayStore.Extras = .init(), wait: Bool = false, stamp: StampRequest? = nil) async throws {
         let (store, config) = try store(home)
@@ -85,10 +86,11 @@ struct DocCommand: AsyncParsableCommand {
                 }
                 let st = try await stamped(id, spooled.map { Envelope.Part(name: $0.name, mediaType: $0.mediaType, size: $0.size, sha256: $0.sha256) })
                 extras.stamp = st?.0
-                try store.enqueue(GatewayStore.Draft(id: id, kind: kind, document: document, inReplyTo: inReplyTo, recipients: recipients,
-                                                     parts: [], files: spooled, extras: extras), stamped: st?.1)
+                try HandOver.submitOrStore(.init(draft: GatewayStore.Draft(id: id, kind: kind, document: document, inReplyTo: inReplyTo, recipients: recipients,
+                                                                           parts: [], files: spooled, extras: extras), stamp: st?.1), store: store)
             } catch {
-                try? FileManager.default.removeItem(atPath: dir)
+                // Kept when the gateway may have stored the draft: its parts are these files.
+                if (error as? YizhanError)?.code != .outcomeUnknown { try? FileManager.default.removeItem(atPath: dir) }
                 throw error
             }
             print(id)
@@ -97,8 +99,8 @@ struct DocCommand: AsyncParsableCommand {
         }
         let st = try await stamped(id, inline.map { Envelope.Part(name: $0.name, mediaType: $0.mediaType, size: $0.data.count, sha256: $0.sha256) })
         extras.stamp = st?.0
-        try store.enqueue(GatewayStore.Draft(id: id, kind: kind, document: document, inReplyTo: inReplyTo, recipients: recipients, parts: inline, extras: extras),
-                          stamped: st?.1)
+        try HandOver.submitOrStore(.init(draft: GatewayStore.Draft(id: id, kind: kind, document: document, inReplyTo: inReplyTo, recipients: recipients,
+                                                                   parts: inline, extras: extras), stamp: st?.1), store: store)
         print(id)
         if wait { try await waitForDelivery(store, id: id, total: 0, chunk: chunk) }
     }

@@ -21,7 +21,8 @@ extension BrokerTests {
     }
 
     /// An idle gateway hardly looks at its outbox (here once a minute), yet a document stored by
-    /// this process or by `doc send` in another one goes out at once: the store's commit knocks.
+    /// this process goes out at once (the store's commit knocks), and so does one from `doc send` in
+    /// another process (handed over, see `HandOver`: the intake rings the send loop).
     @Test func anIdleGatewayIsWokenByTheKnockAfterACommit() async throws {
         try await TestNetwork.with { net in
             let (ga, gb, ha, b) = try await senderAndReceiver(net, idleLook: .seconds(60))
@@ -37,7 +38,7 @@ extension BrokerTests {
             try await eventually("receipt back after a knock", timeout: .seconds(20)) {
                 try ga.gateway.store.outboxEntry(id: draft.id)?.deliveries.first?.state == "delivered"
             }
-            // Stored by `doc send`, another process with the home's path spelled another way.
+            // From `doc send`, another process with the home's path spelled another way (the same socket names).
             try await whenIdle()
             let file = net.dir + "/空闲.txt"
             #expect(FileManager.default.createFile(atPath: file, contents: Data("正文".utf8)))

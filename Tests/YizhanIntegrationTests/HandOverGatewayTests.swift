@@ -1,0 +1,107 @@
+import Foundation
+import Testing
+import YizhanCore
+import YizhanCrypto
+@testable import YizhanGateway
+@testable import YizhanStore
+
+extension BrokerTests {
+    func takesDocuments(_ home: GatewayHome) async throws {
+        try await eventually("the gateway takes documents over its socket") { try HandOver.Client.connect(database: home.database) != nil }
+    }
+
+    /// A draft handed to a running gateway is answered only once it is stored and signed (one
+    /// commit: no look, no second commit), then delivered with its receipt back.
+    @Test func aHandedOverDocumentIsStoredSignedAndDelivered() async throws {
+        try await TestNetwork.with { net in
+            let (ga, gb, ha, b) = try await senderAndReceiver(net)
+            try await takesDocuments(ha)
+            let client = try #require(try HandOver.Client.connect(database: ha.database))
+            let body = Array("交接正文".utf8)
+            let draft = GatewayStore.Draft(kind: .document, document: DocumentInfo(title: "交给网关的公文"), recipients: [.init(unit: b, role: .main)],
+                                           parts: [.init(name: "正文.txt", mediaType: "text/plain", data: body, sha256: Digest.sha256Hex(body))])
+            let answer = try client.submit(.init(draft: draft))
+            #expect(answer == HandOver.Answer(id: draft.id, refusal: nil))
+            let stored = try #require(try ga.gateway.store.outboxEntry(id: draft.id))
+            #expect(stored.signed, "answered after the commit that stored and signed it")
+            try await eventually("receipt back", timeout: .seconds(30)) {
+                try ga.gateway.store.outboxEntry(id: draft.id)?.deliveries.first?.state == "delivered"
+            }
+            let got = try #require(try gb.gateway.store.inboxEntry(id: draft.id))
+            #expect(got.title == "交给网关的公文")
+            await ga.stop(); await gb.stop()
+        }
+    }
+
+    /// Bad input on the socket gets an answer with the reason and nothing stored, and the gateway
+    /// goes on taking documents: a frame that is not JSON, a part whose bytes do not match its hash,
+    /// a reply to no request, and a length prefix past the limit (which also ends the connection).
+    @Test func badHandOversAreRefusedWithAReasonAndTheGatewayGoesOn() async throws {
+        try await TestNetwork.with { net in
+            let (ga, gb, ha, b) = try await senderAndReceiver(net)
+            try await takesDocuments(ha)
+            let raw = try #require(try HandOverSocket.connected(to: HandOver.name(ha.database)))
+            raw.setReceiveTimeout(milliseconds: 30_000)
+            func answer() throws -> HandOver.Answer {
+                try HandOver.decodeAnswer(try #require(try HandOver.readFrame(raw), "an answer"))
+            }
+            let junk = Array("{\"id\": \"junk-1\", not json".utf8)
+            try raw.write(withUnsafeBytes(of: UInt32(junk.count).bigEndian) { Array($0) } + junk)
+            let a1 = try answer()
+            #expect(a1.refusal?.code == .malformedJSON, "\(a1)")
+
+            let wrong = GatewayStore.Draft(kind: .document, document: DocumentInfo(title: "哈希不符"), recipients: [.init(unit: b, role: .main)],
+                                           parts: [.init(name: "a.txt", mediaType: "text/plain", data: Array("甲".utf8), sha256: Digest.sha256Hex(Array("乙".utf8)))])
+            try raw.write(try HandOver.encode(HandOver.Submission(draft: wrong)))
+            let a2 = try answer()
+            #expect(a2.id == wrong.id && a2.refusal?.code == .partMismatch, "\(a2)")
+
+            let orphan = GatewayStore.Draft(kind: .reply, document: DocumentInfo(title: "无请示的批复"), inReplyTo: "no-such-request",
+                                            recipients: [.init(unit: b, role: .main)], parts: [])
+            try raw.write(try HandOver.encode(HandOver.Submission(draft: orphan)))
+            let a3 = try answer()
+            #expect(a3.id == orphan.id && a3.refusal?.code == .notFound, "\(a3)")
+
+            let good = GatewayStore.Draft(kind: .document, document: DocumentInfo(title: "坏输入之后"), recipients: [.init(unit: b, role: .main)], parts: [])
+            try raw.write(try HandOver.encode(HandOver.Submission(draft: good)))
+            #expect(try answer() == HandOver.Answer(id: good.id, refusal: nil), "the same connection still works")
+
+            try raw.write([0xFF, 0xFF, 0xFF, 0xFF])
+            #expect(try answer().refusal?.code == .oversize)
+            #expect(try HandOver.readFrame(raw) == nil, "and the gateway hangs up")
+
+            for id in [wrong.id, orphan.id] { #expect(try ga.gateway.store.outboxEntry(id: id) == nil, "nothing stored of \(id)") }
+            let client = try #require(try HandOver.Client.connect(database: ha.database))
+            let after = GatewayStore.Draft(kind: .document, document: DocumentInfo(title: "再次交接"), recipients: [.init(unit: b, role: .main)], parts: [])
+            #expect(try client.submit(.init(draft: after)).refusal == nil)
+            try await eventually("both good documents delivered", timeout: .seconds(30)) {
+                try [good.id, after.id].allSatisfy { try ga.gateway.store.outboxEntry(id: $0)?.deliveries.first?.state == "delivered" }
+            }
+            await ga.stop(); await gb.stop()
+        }
+    }
+
+    /// `doc send` hands its draft to the running gateway (stored and signed when the command
+    /// returns), and stores it itself when no gateway runs (unsigned until one does).
+    @Test func docSendHandsOverToARunningGatewayAndStoresItselfWithoutOne() async throws {
+        try await TestNetwork.with { net in
+            let (ga, gb, ha, b) = try await senderAndReceiver(net)
+            try await takesDocuments(ha)
+            let file = net.dir + "/交接.txt"
+            #expect(FileManager.default.createFile(atPath: file, contents: Data("正文".utf8)))
+            let r1 = try runCLI(["doc", "send", "--home", ha.path, "--to", "\(b)", "--title", "网关在时", file])
+            #expect(r1.status == 0, "\(r1.err)")
+            let id1 = r1.out.trimmingCharacters(in: .whitespacesAndNewlines)
+            #expect(try ga.gateway.store.outboxEntry(id: id1)?.signed == true, "handed over: signed in the commit that stored it")
+            try await eventually("delivered", timeout: .seconds(30)) { try ga.gateway.store.outboxEntry(id: id1)?.deliveries.first?.state == "delivered" }
+            await ga.stop()
+            #expect(try HandOver.Client.connect(database: ha.database) == nil, "a stopped gateway takes nothing")
+            let r2 = try runCLI(["doc", "send", "--home", ha.path, "--to", "\(b)", "--title", "网关不在时", file])
+            #expect(r2.status == 0, "\(r2.err)")
+            let id2 = r2.out.trimmingCharacters(in: .whitespacesAndNewlines)
+            let e2 = try #require(try GatewayStore(path: ha.database).outboxEntry(id: id2))
+            #expect(e2.title == "网关不在时" && !e2.signed, "stored by the command itself, for the gateway to sign when it runs")
+            await gb.stop()
+        }
+    }
+}
