@@ -81,6 +81,29 @@ extension BrokerTests {
         }
     }
 
+    /// With no broker session (the broker unreachable), the intake loop stores and signs what is
+    /// handed over, so a clerk is still answered; the copy waits, queued, for the broker.
+    @Test func handedOverDocumentsAreStoredWhileTheBrokerIsAway() async throws {
+        try await TestNetwork.with { net in
+            let home = try await net.enrol(try randomUnitCode(), name: "无代理")
+            var c = try home.loadConfig()
+            c.brokerPort = 9 // nothing listens there: every connection attempt fails
+            try home.saveConfig(c)
+            let g = RunningGateway(try net.gateway(home))
+            try await takesDocuments(home)
+            let sendLoopRuns = g.gateway.sending.load(ordering: .sequentiallyConsistent)
+            #expect(!sendLoopRuns, "no send loop runs without a broker")
+            let client = try #require(try HandOver.Client.connect(database: home.database))
+            let draft = GatewayStore.Draft(kind: .document, document: DocumentInfo(title: "代理不在时"), recipients: [.init(unit: try randomUnitCode(), role: .main)], parts: [])
+            let started = ContinuousClock.now
+            #expect(try client.submit(.init(draft: draft)) == HandOver.Answer(id: draft.id, refusal: nil))
+            #expect(ContinuousClock.now - started < .seconds(5), "answered by the intake loop, not after a broker session")
+            let e = try #require(try g.gateway.store.outboxEntry(id: draft.id))
+            #expect(e.signed && e.deliveries.map(\.state) == ["queued"])
+            await g.stop()
+        }
+    }
+
     /// `doc send` hands its draft to the running gateway (stored and signed when the command
     /// returns), and stores it itself when no gateway runs (unsigned until one does).
     @Test func docSendHandsOverToARunningGatewayAndStoresItselfWithoutOne() async throws {
