@@ -12,7 +12,8 @@ extension Gateway {
     }
 
     /// Called on the hand-over's connection thread: a draft that cannot be stored is answered at
-    /// once with the reason; the rest wait for the intake loop's next commit.
+    /// once with the reason; the rest wait for the next commit (the send loop's, or without a broker
+    /// session the intake loop's).
     func received(_ s: HandOver.Submission, _ responder: HandOver.Responder) {
         do {
             try check(s.draft)

@@ -31,7 +31,8 @@ public final class Gateway: Service, Sendable {
     let idleLooking = Atomic<Bool>(false)
     /// Wakes the chunked-transfer loop when a large document has been signed.
     let transferBell = Doorbell()
-    /// Drafts handed over by `doc send` (see `HandOver`), waiting for the intake loop's next commit.
+    /// Drafts handed over by `doc send` (see `HandOver`), waiting for the send loop's next look (or,
+    /// without a broker session, the intake loop's).
     let handedOver = Mutex<[Handed]>([])
     /// Wakes the intake loop when a draft has been handed over while no send loop runs.
     let intakeBell = Doorbell()
