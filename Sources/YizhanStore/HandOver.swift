@@ -178,15 +178,16 @@ extension HandOver {
         let socket: HandOverSocket
         let writing = Mutex(())
 
-        init(socket: HandOverSocket) {
-            self.socket = socket
-            socket.setSendTimeout(milliseconds: 5000)
-        }
+        init(socket: HandOverSocket) { self.socket = socket }
 
-        /// Best effort: a submitter that went away misses its answer, nothing else.
+        /// Never waits: the send loop answers, and a submitter that stopped reading must not hold up
+        /// the unit's documents. One that let its answers pile up past the socket's buffer is hung
+        /// up on (what it handed over is stored all the same); one that went away misses its answer.
         public func answer(_ a: Answer) {
             guard let bytes = try? HandOver.encode(a) else { return }
-            writing.withLock { _ in try? socket.write(bytes) }
+            writing.withLock { _ in
+                if !socket.writeWithoutWaiting(bytes) { socket.shutdownBoth() }
+            }
         }
     }
 

@@ -61,12 +61,6 @@ final class HandOverSocket: Sendable {
 
     static var ownUID: UInt32 { geteuid() }
 
-    /// Bounds how long a write may block on a peer that stopped reading.
-    func setSendTimeout(milliseconds: Int) {
-        var tv = timeval(tv_sec: milliseconds / 1000, tv_usec: (milliseconds % 1000) * 1000)
-        _ = setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
-    }
-
     /// Bounds how long a read may wait (0: no bound).
     func setReceiveTimeout(milliseconds: Int) {
         var tv = timeval(tv_sec: milliseconds / 1000, tv_usec: (milliseconds % 1000) * 1000)
@@ -93,6 +87,16 @@ final class HandOverSocket: Sendable {
             if n < 0, errno == EINTR { continue }
             guard n > 0 else { throw YizhanError(.remote, "the hand-over connection broke (errno \(errno))") }
             sent += n
+        }
+    }
+
+    /// Writes all of `bytes` at once or nothing useful: false when the peer's buffer could not take
+    /// them without waiting (the stream is then out of step and should be hung up).
+    func writeWithoutWaiting(_ bytes: [UInt8]) -> Bool {
+        while true {
+            let n = bytes.withUnsafeBytes { p in Glibc.send(fd, p.baseAddress, bytes.count, Int32(MSG_NOSIGNAL | MSG_DONTWAIT)) }
+            if n < 0, errno == EINTR { continue }
+            return n == bytes.count
         }
     }
 

@@ -81,6 +81,40 @@ extension BrokerTests {
         }
     }
 
+    /// A submitter that never reads its answers cannot hold up the gateway: once the answers fill
+    /// the socket's buffer it is hung up on, what was answered is stored, and documents from
+    /// others still go out.
+    @Test func aSubmitterThatStopsReadingIsHungUpOn() async throws {
+        try await TestNetwork.with { net in
+            let (ga, gb, ha, b) = try await senderAndReceiver(net)
+            try await takesDocuments(ha)
+            let raw = try #require(try HandOverSocket.connected(to: HandOver.name(ha.database)))
+            raw.setReceiveTimeout(milliseconds: 30_000)
+            var written = 0
+            for i in 0..<3000 {
+                let d = GatewayStore.Draft(kind: .document, document: DocumentInfo(title: "不读回执的提交 \(i)"), recipients: [.init(unit: b, role: .main)], parts: [])
+                guard (try? raw.write(try HandOver.encode(HandOver.Submission(draft: d)))) != nil else { break }
+                written += 1
+            }
+            // Only now read: what the gateway wrote before hanging up, then the end of the stream.
+            var answered: [String] = []
+            while let body = try HandOver.readFrame(raw) {
+                let a = try HandOver.decodeAnswer(body)
+                #expect(a.refusal == nil, "\(a)")
+                answered.append(a.id)
+            }
+            #expect(!answered.isEmpty && answered.count < written, "\(answered.count) answers of \(written) submissions before the hang-up")
+            for id in answered { #expect(try ga.gateway.store.outboxEntry(id: id) != nil, "answered \(id) but not stored") }
+            let client = try #require(try HandOver.Client.connect(database: ha.database))
+            let next = GatewayStore.Draft(kind: .document, document: DocumentInfo(title: "挂断之后"), recipients: [.init(unit: b, role: .main)], parts: [])
+            #expect(try client.submit(.init(draft: next)).refusal == nil)
+            try await eventually("delivered after the hang-up", timeout: .seconds(60)) {
+                try ga.gateway.store.outboxEntry(id: next.id)?.deliveries.first?.state == "delivered"
+            }
+            await ga.stop(); await gb.stop()
+        }
+    }
+
     /// With no broker session (the broker unreachable), the intake loop stores and signs what is
     /// handed over, so a clerk is still answered; the copy waits, queued, for the broker.
     @Test func handedOverDocumentsAreStoredWhileTheBrokerIsAway() async throws {
