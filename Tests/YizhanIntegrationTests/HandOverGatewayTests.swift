@@ -10,6 +10,13 @@ extension BrokerTests {
         try await eventually("the gateway takes documents over its socket") { try HandOver.Client.connect(database: home.database) != nil }
     }
 
+    /// A bare connection to the gateway's hand-over socket, for frames written by hand.
+    func rawHandOver(_ home: GatewayHome) throws -> HandOverSocket {
+        let raw = try #require(try HandOverSocket.connected(to: HandOver.name(home.database)))
+        raw.setReceiveTimeout(milliseconds: 30_000)
+        return raw
+    }
+
     /// A draft handed to a running gateway is answered only once it is stored and signed (one
     /// commit: no look, no second commit), then delivered with its receipt back.
     @Test func aHandedOverDocumentIsStoredSignedAndDelivered() async throws {
@@ -40,8 +47,7 @@ extension BrokerTests {
         try await TestNetwork.with { net in
             let (ga, gb, ha, b) = try await senderAndReceiver(net)
             try await takesDocuments(ha)
-            let raw = try #require(try HandOverSocket.connected(to: HandOver.name(ha.database)))
-            raw.setReceiveTimeout(milliseconds: 30_000)
+            let raw = try rawHandOver(ha)
             func answer() throws -> HandOver.Answer {
                 try HandOver.decodeAnswer(try #require(try HandOver.readFrame(raw), "an answer"))
             }
@@ -88,8 +94,7 @@ extension BrokerTests {
         try await TestNetwork.with { net in
             let (ga, gb, ha, b) = try await senderAndReceiver(net)
             try await takesDocuments(ha)
-            let raw = try #require(try HandOverSocket.connected(to: HandOver.name(ha.database)))
-            raw.setReceiveTimeout(milliseconds: 30_000)
+            let raw = try rawHandOver(ha)
             var written = 0
             for i in 0..<3000 {
                 let d = GatewayStore.Draft(kind: .document, document: DocumentInfo(title: "不读回执的提交 \(i)"), recipients: [.init(unit: b, role: .main)], parts: [])
