@@ -18,7 +18,7 @@ extension Gateway {
         do {
             try check(s.draft)
         } catch {
-            responder.answer(.init(id: s.draft.id, refusal: error as? YizhanError ?? YizhanError(.invalidArgument, "\(error)")))
+            responder.answer(.init(id: s.draft.id, refusal: HandOver.reason(error)))
             return
         }
         handedOver.withLock { $0.append(Handed(submission: s, receivedAt: Date(), responder: responder)) }
@@ -104,7 +104,7 @@ extension Gateway {
                     item.payloadSha256 = signed.payloadSha256
                     chunked = chunked || e.transfer != nil
                 } catch {
-                    refusals[i] = error as? YizhanError ?? YizhanError(.invalidArgument, "cannot sign it: \(error)")
+                    refusals[i] = HandOver.reason(error, context: "cannot sign it")
                     continue
                 }
             }

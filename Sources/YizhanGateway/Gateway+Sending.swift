@@ -180,9 +180,4 @@ extension Gateway {
         Envelope(id: id, kind: .receipt, sender: sender, senderName: senderName, recipients: [.init(unit: unit, role: .main)],
                  created: created, inReplyTo: receipt.document, receipt: receipt)
     }
-
-    /// Stores a new outgoing document for the running gateway to sign and send (what `doc send` does).
-    public static func enqueue(store: GatewayStore, draft: GatewayStore.Draft) throws {
-        try store.enqueue(draft)
-    }
 }

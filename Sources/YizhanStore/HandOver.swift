@@ -22,7 +22,10 @@ public enum HandOver {
 
     static func name(_ database: String) -> [UInt8] { Knock.name(database, prefix: "yizhan-handover-") }
 
-    static func reason(_ error: any Error) -> YizhanError { error as? YizhanError ?? YizhanError(.invalidArgument, "\(error)") }
+    /// The refusal an answer carries for `error`: itself when it is one, otherwise its text (after `context`).
+    public static func reason(_ error: any Error, context: String? = nil) -> YizhanError {
+        error as? YizhanError ?? YizhanError(.invalidArgument, context.map { "\($0): \(error)" } ?? "\(error)")
+    }
 
     /// A draft and, when it was stamped, who unlocked the seal (stored in the same transaction).
     public struct Submission: Sendable {
