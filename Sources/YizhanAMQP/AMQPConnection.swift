@@ -14,7 +14,7 @@ public final class AMQPConnection: Sendable {
     public typealias Deliveries = AsyncThrowingStream<AMQPDelivery, any Error>
 
     enum Command: Sendable {
-        case publish(exchange: String, routingKey: String, mandatory: Bool, message: AMQPMessage, CheckedContinuation<PublishOutcome, any Error>)
+        case publish(exchange: String, routingKey: String, mandatory: Bool, message: AMQPMessage, PublishToken)
         case consume(queue: String, prefetch: UInt16, CheckedContinuation<Void, any Error>, ConsumerSink)
         case cancelConsumer(channel: UInt16)
         case ack(channel: UInt16, tag: UInt64)
@@ -125,8 +125,19 @@ public final class AMQPConnection: Sendable {
             throw AMQPError(.invalidArgument, "mandatory publishes need a message_id to match returns")
         }
         return try await withCheckedThrowingContinuation { c in
-            do { try enqueue(.publish(exchange: exchange, routingKey: routingKey, mandatory: mandatory, message: message, c)) } catch { c.resume(throwing: error) }
+            do { try enqueue(.publish(exchange: exchange, routingKey: routingKey, mandatory: mandatory, message: message, .continuation(c))) } catch { c.resume(throwing: error) }
         }
+    }
+
+    /// Publishes without waiting: `then` gets the broker's answer (or the connection's failure) on
+    /// the connection's thread, so it must only hand the outcome on. Under the same confirm window
+    /// as `publish`. Called at once, on the caller's thread, when the connection is already gone.
+    public func publish(exchange: String, routingKey: String, mandatory: Bool = true, message: AMQPMessage,
+                        then: @escaping @Sendable (Result<PublishOutcome, AMQPError>) -> Void) {
+        if mandatory && message.messageID == nil {
+            return then(.failure(AMQPError(.invalidArgument, "mandatory publishes need a message_id to match returns")))
+        }
+        do { try enqueue(.publish(exchange: exchange, routingKey: routingKey, mandatory: mandatory, message: message, .callback(then))) } catch { then(.failure(error)) }
     }
 
     /// Starts a consumer with manual acks. The sequence fails when the connection is lost.

@@ -25,6 +25,20 @@ public enum PublishOutcome: Sendable, Equatable {
     case nacked
 }
 
+/// Who waits for a publish's outcome: a suspended task, or a callback run on the connection's
+/// thread (so a caller with many copies in flight needs no task per copy; it must return quickly).
+enum PublishToken: Sendable {
+    case continuation(CheckedContinuation<PublishOutcome, any Error>)
+    case callback(@Sendable (Result<PublishOutcome, AMQPError>) -> Void)
+
+    func resolve(_ r: Result<PublishOutcome, AMQPError>) {
+        switch self {
+        case .continuation(let c): c.resume(with: r.mapError { $0 as any Error })
+        case .callback(let f): f(r)
+        }
+    }
+}
+
 /// One message handed to a consumer. Acknowledge it through the connection that delivered it.
 public struct AMQPDelivery: Sendable {
     public var body: [UInt8]

@@ -9,13 +9,12 @@ import Glibc
 /// `@unchecked Sendable`: the worker is handed to its thread once and from then on touched
 /// only by that thread; other threads reach it solely through `AMQPConnection.State.shared`.
 final class ConnectionWorker: @unchecked Sendable {
-    typealias PublishToken = CheckedContinuation<PublishOutcome, any Error>
     struct PendingPublish {
         var exchange: String
         var routingKey: String
         var mandatory: Bool
         var message: AMQPMessage
-        var continuation: PublishToken
+        var token: PublishToken
     }
 
     /// Weak: the application owns the connection; when it lets go without closing, the thread closes.
@@ -175,7 +174,7 @@ final class ConnectionWorker: @unchecked Sendable {
         guard let h = handle else { throw AMQPError(.closed, "connection closed") }
         switch c {
         case .publish(let ex, let rk, let mandatory, let msg, let cont):
-            waiting.append(PendingPublish(exchange: ex, routingKey: rk, mandatory: mandatory, message: msg, continuation: cont))
+            waiting.append(PendingPublish(exchange: ex, routingKey: rk, mandatory: mandatory, message: msg, token: cont))
         case .consume(let queue, let prefetch, let ready, let stream):
             let ch = allocateChannel()
             do {
@@ -254,7 +253,7 @@ final class ConnectionWorker: @unchecked Sendable {
         while confirms.outstanding < window, sent < waiting.count {
             let p = waiting[sent]
             try h.publish(publishChannel, exchange: p.exchange, routingKey: p.routingKey, mandatory: p.mandatory, message: p.message)
-            _ = confirms.published(messageID: p.message.messageID, routingKey: p.routingKey, token: p.continuation)
+            _ = confirms.published(messageID: p.message.messageID, routingKey: p.routingKey, token: p.token)
             sent += 1
         }
         waiting.removeFirst(sent)
@@ -265,10 +264,10 @@ final class ConnectionWorker: @unchecked Sendable {
         case .none: break
         case .ack(let ch, let tag, let multiple):
             guard ch == publishChannel else { return }
-            for (c, outcome) in confirms.ack(deliveryTag: tag, multiple: multiple) { c.resume(returning: outcome) }
+            for (c, outcome) in confirms.ack(deliveryTag: tag, multiple: multiple) { c.resolve(.success(outcome)) }
         case .nack(let ch, let tag, let multiple):
             guard ch == publishChannel else { return }
-            for (c, outcome) in confirms.nack(deliveryTag: tag, multiple: multiple) { c.resume(returning: outcome) }
+            for (c, outcome) in confirms.nack(deliveryTag: tag, multiple: multiple) { c.resolve(.success(outcome)) }
         case .returned(let ch, let code, let text, let rk, let mid):
             guard ch == publishChannel else { return }
             confirms.returnReceived(messageID: mid, routingKey: rk, replyCode: code, replyText: text)
@@ -289,7 +288,7 @@ final class ConnectionWorker: @unchecked Sendable {
             if ch == publishChannel {
                 publishChannelOpen = false
                 logger.warning("publishing channel closed by the broker", metadata: ["error": "\(e)"])
-                for c in confirms.failAll() { c.resume(throwing: e) }
+                for c in confirms.failAll() { c.resolve(.failure(e)) }
             } else if let c = consumers.removeValue(forKey: ch) {
                 acks.removeValue(forKey: ch)
                 c.finish(throwing: e)
@@ -304,8 +303,8 @@ final class ConnectionWorker: @unchecked Sendable {
             s.commands.removeAll()
             return c
         }
-        for c in confirms.failAll() { c.resume(throwing: e) }
-        for p in waiting { p.continuation.resume(throwing: e) }
+        for c in confirms.failAll() { c.resolve(.failure(e)) }
+        for p in waiting { p.token.resolve(.failure(e)) }
         waiting.removeAll()
         pendingBatches.removeAll()
         acks.removeAll()
@@ -314,7 +313,7 @@ final class ConnectionWorker: @unchecked Sendable {
         consumers.removeAll()
         for c in queued {
             switch c {
-            case .publish(_, _, _, _, let k): k.resume(throwing: e)
+            case .publish(_, _, _, _, let k): k.resolve(.failure(e))
             case .consume(_, _, let k, let s): k.resume(throwing: e); s.finish(throwing: e)
             case .declareQueue(_, _, _, let k): k.resume(throwing: e)
             case .deleteQueue(_, let k): k.resume(throwing: e)

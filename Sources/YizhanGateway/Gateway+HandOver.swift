@@ -63,17 +63,18 @@ extension Gateway {
             let running = sending.load(ordering: .sequentiallyConsistent)
             let batch = takeHandedOver(olderThan: running ? 0.25 : nil)
             guard !batch.isEmpty else { continue }
-            if (try? intake(batch)) == true { doorbell.ring() }
+            if (try? intake(batch))?.stored == true { doorbell.ring() }
         }
     }
 
-    /// Signs and stores handed-over drafts in one commit and answers each submitter; true when any
-    /// was stored. A storage failure is answered to all of them (nothing was stored) and rethrown.
+    /// Signs and stores handed-over drafts in one commit and answers each submitter; `stored` when
+    /// any was stored, and with a lease the copies leased to the caller to publish at once (see
+    /// `publishPromptly`). A storage failure is answered to all of them (nothing was stored) and rethrown.
     @discardableResult
-    func intake(_ batch: [Handed]) throws -> Bool {
-        let refusals: [YizhanError?]
+    func intake(_ batch: [Handed], lease: Date? = nil) throws -> (stored: Bool, prompt: [GatewayStore.Due]) {
+        let stored: GatewayStore.StoredHandOver
         do {
-            refusals = try storeHandedOver(batch)
+            stored = try storeHandedOver(batch, lease: lease)
         } catch {
             metrics.storageFailures.increment()
             logger.error("cannot store handed-over documents", metadata: ["error": "\(error)", "documents": "\(batch.count)"])
@@ -83,13 +84,14 @@ extension Gateway {
             }
             throw error
         }
-        for (h, refusal) in zip(batch, refusals) { h.responder.answer(.init(id: h.submission.draft.id, refusal: refusal)) }
-        return refusals.contains { $0 == nil }
+        for (h, refusal) in zip(batch, stored.refusals) { h.responder.answer(.init(id: h.submission.draft.id, refusal: refusal)) }
+        return (stored.refusals.contains { $0 == nil }, stored.prompt)
     }
 
     /// Signs each draft (unless the certificate is revoked: then stored unsigned, for the send loop
-    /// to sign once a new one is installed) and stores them all in one commit; the refusal per draft.
-    func storeHandedOver(_ batch: [Handed]) throws -> [YizhanError?] {
+    /// to sign once a new one is installed) and stores them all in one commit; the refusal per draft,
+    /// and with a lease the copies to publish at once.
+    func storeHandedOver(_ batch: [Handed], lease: Date?) throws -> GatewayStore.StoredHandOver {
         let id = identity.withLock { $0 }
         var refusals = [YizhanError?](repeating: nil, count: batch.count)
         var items: [GatewayStore.HandedOver] = [], places: [Int] = []
@@ -111,8 +113,9 @@ extension Gateway {
             items.append(item)
             places.append(i)
         }
-        for (i, r) in zip(places, try store.storeHandedOver(items)) { refusals[i] = r }
+        let stored = try store.storeHandedOver(items, lease: lease)
+        for (i, r) in zip(places, stored.refusals) { refusals[i] = r }
         if chunked { transferBell.ring() }
-        return refusals
+        return GatewayStore.StoredHandOver(refusals: refusals, prompt: stored.prompt)
     }
 }

@@ -14,19 +14,18 @@ extension Gateway {
         for try await batch in batches {
             let verdicts = await verifyAll(batch)
             var group: [(AMQPDelivery, InboundVerifier.Accepted)] = []
-            // A batch of nothing but the gateway receipts for this unit's own documents gives the
-            // send loop nothing to do: no bell, so no look at the outbox that would find nothing
-            // (a sending gateway gets a batch of receipts after nearly every round).
+            // A group's receipts leave at once (see `flush`), and a batch of nothing but the gateway
+            // receipts for this unit's own documents gives the send loop nothing to do either: no
+            // bell, so no look at the outbox that would find nothing.
             var queuedWork = false
             for (d, v) in zip(batch, verdicts) {
                 if case .accepted(let a) = v, Self.joinsGroup(a.signed.envelope) {
                     group.append((d, a))
-                    queuedWork = queuedWork || a.signed.envelope.kind != .receipt
                     continue
                 }
                 queuedWork = true
                 // Order matters past this point (a chase may name a document of this group): store the group first.
-                try await flush(&group, conn)
+                queuedWork = try await flush(&group, conn) || queuedWork
                 var stored = false
                 try await holding(d, conn) { stored = try await self.handle(d, v) }
                 if stored {
@@ -40,7 +39,7 @@ extension Gateway {
                     try conn.reject(d, requeue: true)
                 }
             }
-            try await flush(&group, conn)
+            queuedWork = try await flush(&group, conn) || queuedWork
             if queuedWork { doorbell.ring() }
         }
         throw AMQPError(.connectionClosed, "consumer ended")
@@ -108,18 +107,28 @@ extension Gateway {
         if attempt > 0 { logger.notice("storage works again; the held messages are stored", metadata: ["message": "\(d?.messageID ?? "-")"]) }
     }
 
-    /// Stores a group in one transaction (held and retried while storage fails), then acks every message.
-    func flush(_ group: inout [(AMQPDelivery, InboundVerifier.Accepted)], _ conn: AMQPConnection) async throws {
-        guard !group.isEmpty else { return }
+    /// Stores a group in one transaction (held and retried while storage fails), acks every
+    /// message, and publishes the group's receipts at once (see `publishPromptly`): a receipt no
+    /// longer waits for the send loop's next round. True when something is left for the send loop
+    /// (a duplicate's receipt queued again, receipts left unsigned or not leased).
+    func flush(_ group: inout [(AMQPDelivery, InboundVerifier.Accepted)], _ conn: AMQPConnection) async throws -> Bool {
+        guard !group.isEmpty else { return false }
         let items = group
         group.removeAll(keepingCapacity: true)
-        try await holding(items.first?.0, conn) { try self.absorb(items.map(\.1)) }
+        let lease = promptLease()
+        var absorbed: GatewayStore.Absorbed?
+        try await holding(items.first?.0, conn) { absorbed = try self.absorb(items.map(\.1), lease: lease) }
         try conn.ack(items.map(\.0))
+        guard let absorbed else { return false }
+        try await publishPromptly(absorbed.prompt, on: conn)
+        return absorbed.documents.count > absorbed.prompt.count
     }
 
     /// Stores verified documents (each with its receipt) and verified receipts in one
-    /// transaction: a group, or a single linked message after its link is checked.
-    func absorb(_ items: [InboundVerifier.Accepted]) throws {
+    /// transaction: a group, or a single linked message after its link is checked. With a lease,
+    /// the receipts stored are leased to the caller to publish (see `publishPromptly`).
+    @discardableResult
+    func absorb(_ items: [InboundVerifier.Accepted], lease: Date? = nil) throws -> GatewayStore.Absorbed {
         let docs = items.filter { $0.signed.envelope.kind != .receipt }
         let now = Date()
         let receipts = try docs.map { a in
@@ -135,7 +144,7 @@ extension Gateway {
             guard e.kind == .receipt, let r = e.receipt else { return nil }
             return GatewayStore.ArrivedReceipt(id: e.id, from: e.sender.rawValue, receipt: r, envelope: a.signed.bytes, signedAt: Timestamp.parse(e.created))
         }
-        let absorbed = try store.absorb(documents: incoming, receipts: arrived, now: now)
+        let absorbed = try store.absorb(documents: incoming, receipts: arrived, now: now, lease: lease)
         for (a, r) in zip(docs, absorbed.documents) {
             let e = a.signed.envelope
             if case .duplicate = r {
@@ -150,6 +159,7 @@ extension Gateway {
             if let queued { metrics.deliveryLatency.recordNanoseconds(Int64(max(0, now.timeIntervalSince(queued)) * 1e9)) }
             logger.info("receipt verified", metadata: ["document": "\(r.receipt.document)", "from": "\(r.from)", "status": "\(r.receipt.status.rawValue)"])
         }
+        return absorbed
     }
 
     /// A group's receipts signed with one signature over their hash tree, before the group's

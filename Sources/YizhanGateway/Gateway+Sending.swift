@@ -8,17 +8,18 @@ extension Gateway {
     /// Signs stored drafts (once: the signed bytes are stored, so a restart republishes the same
     /// envelope), then publishes every due copy with confirms, many in flight at once.
     ///
-    /// Rounds, not a pipeline: a round publishes what is due and records the outcomes in one
-    /// transaction. Pipelined loops (new copies out while earlier ones wait for the broker, the
-    /// outcomes recorded as they come or a round later) were measured in three rounds of work (see
-    /// README, "Performance"): no better latency or throughput, more commits competing for the
-    /// store's write lock with `doc send`, more CPU spent looking at the outbox.
+    /// Rounds: a round publishes what is due and records the outcomes in one transaction. Pipelined
+    /// loops over the whole outbox (new copies out while earlier ones wait for the broker, with an
+    /// in-flight set kept out of the outbox query) were measured in three rounds of work (see README,
+    /// "Performance"): no better, more commits competing for the store's write lock with `doc send`.
     ///
-    /// Drafts handed over by `doc send` (see `HandOver`) are taken at the next look and stored and
-    /// signed in one commit; other processes write into the store directly (bulk imports, clerks'
-    /// acts, `doc send` while no gateway ran), so the loop looks again 10 ms after a round that found
-    /// nothing (the wait is part of every document's latency); a wake-up per handed-over document
-    /// while busy was not kept for the reason knocks are not (smaller rounds). After a quiet
+    /// Drafts handed over by `doc send` (see `HandOver`) are taken at the next look, stored and
+    /// signed in one commit, and published at once without waiting for their confirms (stored
+    /// leased, so no round takes them too, see `publishPromptly`); the next look is then 10 ms after
+    /// this one. Other processes write into the store directly (bulk imports, clerks' acts, `doc
+    /// send` while no gateway ran), so the loop looks again 10 ms after a round that found nothing
+    /// (the wait is part of every document's latency); a wake-up per handed-over document while
+    /// busy was not kept for the reason knocks are not (smaller rounds). After a quiet
     /// second it looks every `idleLook` (four times a second) instead, and a knock (see `Knock`) or
     /// the receive loop's bell wakes it at once: a hundred looks a second cost an idle gateway 5 %
     /// of a core. After `trimAfter` without work the gateway gives back its idle memory (see
@@ -34,11 +35,20 @@ extension Gateway {
             // Set before the look: a knock from now on rings the bell, and whatever was stored before
             // such a knock is found by this look.
             if idle { idleLooking.store(true, ordering: .sequentiallyConsistent) }
+            let began = ContinuousClock.now
             do {
-                if try await sendRound(conn) {
+                switch try await sendRound(conn) {
+                case .waited:
                     lastWork = .now
                     trimmed = false
-                } else {
+                case .prompt:
+                    // Nothing waited for confirms: the next look is 10 ms after this one began, so
+                    // that rounds keep their size (one per arrival would cost a commit each).
+                    lastWork = .now
+                    trimmed = false
+                    let next = began + .milliseconds(10)
+                    if ContinuousClock.now < next { await doorbell.wait(timeout: next - ContinuousClock.now) }
+                case .nothing:
                     if !trimmed, let after = trimAfter, ContinuousClock.now - lastWork > after, releaseIdleMemory() {
                         trimmed = true
                     }
@@ -55,19 +65,25 @@ extension Gateway {
         }
     }
 
-    /// One round: store and sign what was handed over (one commit), sign what `doc send` stored
-    /// itself, publish what is due, record the outcomes. False when nothing was due.
-    func sendRound(_ conn: AMQPConnection) async throws -> Bool {
+    /// What a round did: nothing, only prompt publishes (see `publishPromptly`), or a round that
+    /// waited for its copies' confirms.
+    enum Round { case nothing, prompt, waited }
+
+    /// One round: store and sign what was handed over (one commit) and publish it at once, sign what
+    /// `doc send` stored itself, publish what is due, record the outcomes.
+    func sendRound(_ conn: AMQPConnection) async throws -> Round {
         let handed = takeHandedOver()
         let look = try store.look(limit: 512)
-        let took = try handed.isEmpty ? false : intake(handed)
-        // Newly signed copies are due at once: read again (one read, only when something was signed).
-        // The look's own due copies are then read twice; kept so because beside a round of new drafts
-        // they are few (receipts queued meanwhile, retries come due), while the look that finds no
-        // draft is the one made a hundred times a second.
+        let lease = handed.isEmpty ? nil : promptLease()
+        let (took, prompt) = try handed.isEmpty ? (false, []) : intake(handed, lease: lease)
+        try await publishPromptly(prompt, on: conn)
+        // Newly signed copies are due at once: read again (one read, only when something was signed
+        // and not leased to a prompt publish). The look's own due copies are then read twice; kept so
+        // because beside a round of new drafts they are few (receipts queued meanwhile, retries come
+        // due), while the look that finds no draft is the one made a hundred times a second.
         let signed = try sign(look.unsigned)
-        let due = try await withoutRetired(took || signed ? try store.due(limit: 512) : look.due)
-        if due.isEmpty { return false }
+        let due = try await withoutRetired(signed || (took && lease == nil) ? try store.due(limit: 512) : look.due)
+        if due.isEmpty { return took ? .prompt : .nothing }
         let results = await withTaskGroup(of: (GatewayStore.Due, GatewayStore.PublishResult?).self) { g in
             for d in due {
                 g.addTask { (d, await self.publish(d, on: conn)) }
@@ -83,9 +99,10 @@ extension Gateway {
             switch r {
             case .confirmed: if d.kind != .receipt { metrics.sent.increment() }
             case .retry: metrics.retries.increment()
+            case .unknown: break
             }
         }
-        return true
+        return .waited
     }
 
     /// A deregistered unit gets nothing: refused at the sender, with the reason, never dropped.
@@ -104,27 +121,42 @@ extension Gateway {
 
     /// nil: the connection dropped before the broker answered; the copy stays due as it was.
     func publish(_ d: GatewayStore.Due, on conn: AMQPConnection) async -> GatewayStore.PublishResult? {
-        let backoff = Self.backoff(attempts: d.attempts)
+        let started = DispatchTime.now()
+        let r: Result<PublishOutcome, AMQPError>
         do {
-            let body = d.hasParts ? MessageFrame.encode(envelope: d.envelope, parts: d.parts) : d.envelope
-            let message = AMQPMessage(body: body, contentType: d.hasParts ? MessageFrame.framedContentType : MessageFrame.envelopeContentType,
-                                      messageID: d.documentID, userID: config.brokerUser, type: "yizhan.envelope.v1",
-                                      timestamp: UInt64(Date().timeIntervalSince1970))
-            let started = DispatchTime.now()
-            switch try await conn.publish(exchange: "yizhan.documents", routingKey: d.recipient, mandatory: true, message: message) {
-            case .confirmed:
-                metrics.confirmLatency.recordInterval(since: started)
-                return .confirmed
-            case .returned(let code, let text):
-                logger.warning("copy returned by the broker", metadata: ["document": "\(d.documentID)", "recipient": "\(d.recipient)", "reply": "\(code) \(text)"])
-                return .retry(error: "no such recipient: the broker has no queue for \(d.recipient) (\(code) \(text))", after: backoff)
-            case .nacked:
-                return .retry(error: "broker nacked the copy", after: backoff)
-            }
-        } catch let e as AMQPError where e.isConnectionLoss {
-            return nil
+            r = .success(try await conn.publish(exchange: "yizhan.documents", routingKey: d.recipient, mandatory: true, message: message(for: d)))
+        } catch let e as AMQPError {
+            r = .failure(e)
         } catch {
-            return .retry(error: "\(error)", after: backoff)
+            return .retry(error: "\(error)", after: Self.backoff(attempts: d.attempts))
+        }
+        return outcome(r, for: d, started: started)
+    }
+
+    /// A copy as it goes on the wire: the envelope alone, or framed with its inline parts.
+    func message(for d: GatewayStore.Due) -> AMQPMessage {
+        let body = d.hasParts ? MessageFrame.encode(envelope: d.envelope, parts: d.parts) : d.envelope
+        return AMQPMessage(body: body, contentType: d.hasParts ? MessageFrame.framedContentType : MessageFrame.envelopeContentType,
+                           messageID: d.documentID, userID: config.brokerUser, type: "yizhan.envelope.v1",
+                           timestamp: UInt64(Date().timeIntervalSince1970))
+    }
+
+    /// What the broker's answer means for the copy; nil when the connection went before it answered.
+    func outcome(_ r: Result<PublishOutcome, AMQPError>, for d: GatewayStore.Due, started: DispatchTime) -> GatewayStore.PublishResult? {
+        let backoff = Self.backoff(attempts: d.attempts)
+        switch r {
+        case .success(.confirmed):
+            metrics.confirmLatency.recordInterval(since: started)
+            return .confirmed
+        case .success(.returned(let code, let text)):
+            logger.warning("copy returned by the broker", metadata: ["document": "\(d.documentID)", "recipient": "\(d.recipient)", "reply": "\(code) \(text)"])
+            return .retry(error: "no such recipient: the broker has no queue for \(d.recipient) (\(code) \(text))", after: backoff)
+        case .success(.nacked):
+            return .retry(error: "broker nacked the copy", after: backoff)
+        case .failure(let e) where e.isConnectionLoss:
+            return nil
+        case .failure(let e):
+            return .retry(error: "\(e)", after: backoff)
         }
     }
 

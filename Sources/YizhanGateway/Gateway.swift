@@ -38,6 +38,11 @@ public final class Gateway: Service, Sendable {
     let intakeBell = Doorbell()
     /// Whether a send loop runs (a broker session is up): it takes handed-over drafts itself.
     let sending = Atomic<Bool>(false)
+    /// Prompt publishes (see `publishPromptly`) the broker has not answered yet.
+    let promptInFlight = Atomic<Int>(0)
+    /// Their outcomes, waiting for the record loop, and its bell.
+    let promptOutcomes = Mutex<[PromptOutcome]>([])
+    let promptBell = Doorbell()
     /// Bytes per chunk for parts sent in chunks, and chunks in flight at once.
     public var chunkSize: Int { config.chunkSize ?? TransferInfo.defaultChunk }
     let chunkWindow = 8
@@ -117,6 +122,7 @@ public final class Gateway: Service, Sendable {
                 g.addTask { try await self.metricsLoop() }
                 g.addTask { await self.checkpointLoop() }
                 g.addTask { await self.intakeLoop() }
+                g.addTask { await self.recordLoop() }
                 g.addTask {
                     // Storage failing where no loop holds its work (a read on a full disk, say) ends the
                     // session like a lost connection: unacked messages go back to the queue, and a
@@ -158,6 +164,8 @@ public final class Gateway: Service, Sendable {
         // transaction: a wide window makes groups (and so commits, receipt batches and acks) fewer
         // under load; 32 against 256 cost about a fifth more CPU per document in both gateways.
         // Memory is bounded in bytes by the connection (`consumerBudgetBytes`), not by the window.
+        // Copies leased to prompt publishes of an earlier session (or process) that never came back.
+        try store.releaseLeases()
         let deliveries = try await conn.consumeBatches(queue: "yizhan.unit.\(config.unit)", prefetch: 256)
         let events = try await conn.consume(queue: "yizhan.events.\(config.unit)", prefetch: 16)
         logger.info("connected", metadata: ["queue": "yizhan.unit.\(config.unit)"])

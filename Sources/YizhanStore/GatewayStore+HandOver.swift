@@ -16,31 +16,65 @@ extension GatewayStore {
         }
     }
 
+    /// What `storeHandedOver` did: the refusal per draft, in order (nil: stored), and with a lease
+    /// the copies leased to the caller to publish at once.
+    public struct StoredHandOver: Sendable {
+        public var refusals: [YizhanError?]
+        public var prompt: [Due]
+        public init(refusals: [YizhanError?], prompt: [Due]) { self.refusals = refusals; self.prompt = prompt }
+    }
+
     /// Stores handed-over drafts, with their signatures, in one durable commit; each in a savepoint
     /// of its own, so that one with a bad link (a reply to no request) or a reused id is refused
-    /// alone. The refusal per draft, in order (nil: stored). A storage failure fails them all and
-    /// nothing is stored.
-    public func storeHandedOver(_ items: [HandedOver], now: Date = Date()) throws -> [YizhanError?] {
-        guard !items.isEmpty else { return [] }
+    /// alone. A storage failure fails them all and nothing is stored. With `lease` (see `releaseLeases`),
+    /// the copies of signed drafts without file parts are leased to the caller and come back in
+    /// `prompt`, ready to publish; file parts go in chunks, by the transfer loop.
+    public func storeHandedOver(_ items: [HandedOver], now: Date = Date(), lease: Date? = nil) throws -> StoredHandOver {
+        guard !items.isEmpty else { return StoredHandOver(refusals: [], prompt: []) }
         return try writer.write { db in
-            try items.map { item in
+            var prompt: [Due] = []
+            let refusals = try items.map { item -> YizhanError? in
                 let d = item.submission.draft
+                let signed = item.envelope.flatMap { e in item.payloadSha256.map { (e, $0) } }
+                let leased = signed != nil && d.files.isEmpty ? lease : nil
                 do {
                     try db.inSavepoint {
                         try Self.checkLinks(db, d)
-                        try Self.insertDraft(db, d, now: item.receivedAt)
+                        try Self.insertDraft(db, d, now: item.receivedAt, dueAt: leased)
                         try Self.insertStamp(db, d, item.submission.stamp, now: item.receivedAt)
-                        if let e = item.envelope, let sha = item.payloadSha256 { try Self.setSigned(db, d.id, e, sha, now: now) }
+                        if let (e, sha) = signed { try Self.setSigned(db, d.id, e, sha, now: now) }
                         return .commit
                     }
-                    return nil
                 } catch let e as YizhanError {
                     return e
                 } catch let e as DatabaseError where e.resultCode == .SQLITE_CONSTRAINT {
                     return YizhanError(.conflict, "a document with id \(d.id) is already stored")
                 }
+                if leased != nil, let (e, _) = signed {
+                    prompt += d.recipients.map { r in
+                        Due(documentID: d.id, recipient: r.unit.rawValue, attempts: 0, envelope: e, hasParts: !d.parts.isEmpty, transfer: nil, position: 0,
+                            kind: d.kind, parts: d.parts.map(\.data))
+                    }
+                }
+                return nil
             }
+            return StoredHandOver(refusals: refusals, prompt: prompt)
         }
+    }
+
+    /// Copies leased to a prompt publish that never came back (the process ended with the publish
+    /// in flight): due again at once. A gateway calls it as each broker session starts. A leased
+    /// copy is one still queued, never attempted, and due only in the future; nothing else makes
+    /// such a copy (a retry counts an attempt).
+    @discardableResult
+    public func releaseLeases(now: Date = Date()) throws -> Int {
+        var released = 0
+        try writer.relaxedWrite { db in
+            try db.execute(sql: "UPDATE deliveries SET next_attempt_at = ? WHERE state = 'queued' AND attempts = 0 AND next_attempt_at > ?",
+                           arguments: [now.storeTime, now.storeTime])
+            released = db.changesCount
+        }
+        return released
     }
 }
 

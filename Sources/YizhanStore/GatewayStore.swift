@@ -240,7 +240,8 @@ public struct GatewayStore: Sendable {
         try v.map { String(decoding: try JSONValue.from($0).canonicalBytes(), as: UTF8.self) }
     }
 
-    static func insertDraft(_ db: Database, _ draft: Draft, now: Date) throws {
+    /// `dueAt`: when its copies come due for the send loop (now, unless leased to a prompt publish, see `releaseLeases`).
+    static func insertDraft(_ db: Database, _ draft: Draft, now: Date, dueAt: Date? = nil) throws {
         let docJSON = try canonical(draft.document), receiptJSON = try canonical(draft.receipt)
         let extrasJSON = draft.extras.isEmpty ? nil : try canonical(draft.extras)
         let signForBy = draft.extras.signForBy.flatMap { Timestamp.parse($0)?.storeTime }
@@ -259,7 +260,7 @@ public struct GatewayStore: Sendable {
         }
         for r in draft.recipients {
             try db.run( "INSERT INTO deliveries (document_id, recipient, role, state, next_attempt_at, sign_for_by) VALUES (?, ?, ?, 'queued', ?, ?)",
-                           arguments: [draft.id, r.unit.rawValue, r.role.rawValue, now.storeTime, signForBy])
+                           arguments: [draft.id, r.unit.rawValue, r.role.rawValue, (dueAt ?? now).storeTime, signForBy])
         }
         if let sup = draft.extras.supersedes {
             try Self.trail(db, sup, nil, "corrected", "a corrected version \(draft.id) was sent", now)
@@ -392,6 +393,9 @@ public struct GatewayStore: Sendable {
     public enum PublishResult: Sendable {
         case confirmed
         case retry(error: String, after: TimeInterval)
+        /// The connection went before the broker answered: due again at once, no attempt counted
+        /// (a leased copy, see `releaseLeases`, would otherwise wait out its lease).
+        case unknown
     }
 
     public func recordPublish(documentID: String, recipient: String, result: PublishResult, now: Date = Date()) throws {
@@ -401,10 +405,15 @@ public struct GatewayStore: Sendable {
     /// Many outcomes in one transaction (a confirm window's worth).
     /// Receipts (`untrailed`) get no "published" row in the trail: they have no trail of their own.
     public func recordPublishes(_ outcomes: [(documentID: String, recipient: String, result: PublishResult)], untrailed: Set<String> = [], now: Date = Date()) throws {
+        try recordPublishes(outcomes.map { ($0.documentID, $0.recipient, $0.result, now) }, untrailed: untrailed)
+    }
+
+    /// The same, each outcome with the time the broker gave it (recorded later, in a batch).
+    public func recordPublishes(_ outcomes: [(documentID: String, recipient: String, result: PublishResult, at: Date)], untrailed: Set<String> = []) throws {
         guard !outcomes.isEmpty else { return }
         // Lost in a power cut, the copies are published again and recognised as duplicates.
         try writer.relaxedWrite { db in
-            for (documentID, recipient, result) in outcomes {
+            for (documentID, recipient, result, now) in outcomes {
                 switch result {
                 case .confirmed:
                     try db.run("UPDATE deliveries SET state = 'published', published_at = ?, attempts = attempts + 1, last_error = NULL WHERE document_id = ? AND recipient = ? AND state = 'queued'",
@@ -414,6 +423,9 @@ public struct GatewayStore: Sendable {
                     try db.run("UPDATE deliveries SET attempts = attempts + 1, last_error = ?, next_attempt_at = ? WHERE document_id = ? AND recipient = ? AND state = 'queued'",
                                arguments: [error, now.addingTimeInterval(after).storeTime, documentID, recipient])
                     if db.changesCount == 1 { try Self.trail(db, documentID, recipient, "retry", error, now) }
+                case .unknown:
+                    try db.run("UPDATE deliveries SET next_attempt_at = MIN(next_attempt_at, ?) WHERE document_id = ? AND recipient = ? AND state = 'queued'",
+                               arguments: [now.storeTime, documentID, recipient])
                 }
             }
         }
@@ -482,17 +494,26 @@ public struct GatewayStore: Sendable {
     public struct Absorbed: Sendable {
         public var documents: [InboxResult]
         public var queuedAt: [Date?]
+        /// With a lease: the signed receipts of the documents stored, leased for the caller to publish at once.
+        public var prompt: [Due] = []
     }
 
     /// Verified documents (each with its receipt) and verified receipts, stored in one
     /// transaction: a prefetch window of messages costs one commit, not one each.
-    public func absorb(documents: [(Incoming, OutgoingReceipt)], receipts: [ArrivedReceipt], now: Date = Date()) throws -> Absorbed {
+    /// With `lease` (see `releaseLeases`), the signed receipts of newly stored documents are leased to the
+    /// caller, who publishes them once this commit is done, and come back in `prompt`.
+    public func absorb(documents: [(Incoming, OutgoingReceipt)], receipts: [ArrivedReceipt], now: Date = Date(), lease: Date? = nil) throws -> Absorbed {
         try writer.write { db in
-            var results: [InboxResult] = [], queued: [Date?] = []
+            var results: [InboxResult] = [], queued: [Date?] = [], prompt: [Due] = []
             for (incoming, r) in documents {
-                results.append(try Self.receive(db, incoming, receiptID: r.id, now: now) {
-                    try Self.insertReceipt(db, id: r.id, to: r.to, receipt: r.receipt, signed: r.signed, now: now)
-                })
+                let leased = r.signed != nil ? lease : nil
+                let result = try Self.receive(db, incoming, receiptID: r.id, now: now) {
+                    try Self.insertReceipt(db, id: r.id, to: r.to, receipt: r.receipt, signed: r.signed, now: now, dueAt: leased)
+                }
+                results.append(result)
+                if result == .stored, leased != nil, let signed = r.signed {
+                    prompt.append(Due(documentID: r.id, recipient: r.to, attempts: 0, envelope: signed.envelope, hasParts: false, transfer: nil, position: 0, kind: .receipt))
+                }
             }
             for r in receipts {
                 try Self.applyReceipt(db, id: r.id, from: r.from, receipt: r.receipt, envelope: r.envelope, signedAt: r.signedAt, now: now)
@@ -500,7 +521,7 @@ public struct GatewayStore: Sendable {
                     ? try Double.fetchOne(db.cachedStatement(sql: "SELECT created_at FROM outbox WHERE id = ?"), arguments: [r.receipt.document]).map { Date(timeIntervalSince1970: $0) }
                     : nil)
             }
-            return Absorbed(documents: results, queuedAt: queued)
+            return Absorbed(documents: results, queuedAt: queued, prompt: prompt)
         }
     }
 
@@ -527,12 +548,13 @@ public struct GatewayStore: Sendable {
 
     /// A receipt in the outbox with its one copy to send: signed already, or (`signed` nil) left for
     /// the send loop to sign together with the other receipts waiting.
-    static func insertReceipt(_ db: Database, id: String, to: String, receipt: ReceiptInfo, signed: (envelope: [UInt8], payloadSha256: String)?, now: Date) throws {
+    static func insertReceipt(_ db: Database, id: String, to: String, receipt: ReceiptInfo, signed: (envelope: [UInt8], payloadSha256: String)?, now: Date,
+                              dueAt: Date? = nil) throws {
         let receiptJSON = String(decoding: receipt.jsonValue.canonicalBytes(), as: UTF8.self)
         try db.run( "INSERT INTO outbox (id, kind, created_at, in_reply_to, receipt_json, envelope, payload_sha256) VALUES (?, 'receipt', ?, ?, ?, ?, ?)",
                        arguments: [id, now.storeTime, receipt.document, receiptJSON, signed.map { Data($0.envelope) }, signed?.payloadSha256])
         try db.run( "INSERT INTO deliveries (document_id, recipient, role, state, next_attempt_at, receipt_copy) VALUES (?, ?, 'main', 'queued', ?, 1)",
-                       arguments: [id, to, now.storeTime])
+                       arguments: [id, to, (dueAt ?? now).storeTime])
     }
 
     public struct QuarantineRecord: Sendable {

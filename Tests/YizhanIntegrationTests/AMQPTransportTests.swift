@@ -70,6 +70,35 @@ extension BrokerTests {
     /// delivery held back while everything after it is acked, one rejected and redelivered. The
     /// broker's own count shows the held one is the only message still unacked (no combined ack
     /// covered it), then none once it is acked.
+    /// Publishing without waiting: each callback gets its own copy's answer (confirmed, or
+    /// returned when unroutable), under the same confirm window; on a closed connection the
+    /// callback gets the failure at once.
+    @Test func publishesWithCallbacksGetTheirOwnAnswers() async throws {
+        try await Self.withScratch { vhost, queue in
+            var config = try TestBroker.guestConfig(vhost: vhost)
+            config.confirmWindow = 16
+            let conn = try await AMQPConnection.connect(config)
+            let n = 300
+            let answers = Mutex<[String: Result<PublishOutcome, AMQPError>]>([:])
+            for i in 0..<n + 1 {
+                let id = i == n ? "lost" : "m\(i)"
+                conn.publish(exchange: "amq.direct", routingKey: i == n ? "nowhere" : "key", message: AMQPMessage(body: Array(id.utf8), messageID: id)) { r in
+                    answers.withLock { $0[id] = r }
+                }
+            }
+            try await eventually("every publish answered", timeout: .seconds(30)) { answers.withLock { $0.count } == n + 1 }
+            let got = answers.withLock { $0 }
+            #expect((0..<n).allSatisfy { (try? got["m\($0)"]?.get()) == .confirmed })
+            guard case .success(.returned(let code, _))? = got["lost"] else { Issue.record("expected a return, got \(String(describing: got["lost"]))"); return }
+            #expect(code == 312)
+            #expect(try await conn.declareQueue(queue, passive: true).messages == n)
+            await conn.close()
+            let late = Mutex<Result<PublishOutcome, AMQPError>?>(nil)
+            conn.publish(exchange: "amq.direct", routingKey: "key", message: AMQPMessage(body: [1], messageID: "late")) { r in late.withLock { $0 = r } }
+            guard case .failure? = late.withLock({ $0 }) else { Issue.record("a closed connection answers at once with a failure"); return }
+        }
+    }
+
     @Test func combinedAcksSettleEveryMessageOnce() async throws {
         try await Self.withScratch { vhost, queue in
         let conn = try await AMQPConnection.connect(try TestBroker.guestConfig(vhost: vhost))

@@ -95,9 +95,12 @@ extension BrokerTests {
             let (ga, gb, ha, b) = try await senderAndReceiver(net)
             try await takesDocuments(ha)
             let raw = try rawHandOver(ha)
+            // Written until the gateway hangs up: how many answers fill its socket's buffer depends on
+            // the kernel and on how fast the gateway answers, so no fixed count is assumed.
             var written = 0
-            for i in 0..<3000 {
-                let d = GatewayStore.Draft(kind: .document, document: DocumentInfo(title: "不读回执的提交 \(i)"), recipients: [.init(unit: b, role: .main)], parts: [])
+            let deadline = ContinuousClock.now + .seconds(60)
+            while ContinuousClock.now < deadline {
+                let d = GatewayStore.Draft(kind: .document, document: DocumentInfo(title: "不读回执的提交 \(written)"), recipients: [.init(unit: b, role: .main)], parts: [])
                 guard (try? raw.write(try HandOver.encode(HandOver.Submission(draft: d)))) != nil else { break }
                 written += 1
             }
@@ -140,6 +143,35 @@ extension BrokerTests {
             let e = try #require(try g.gateway.store.outboxEntry(id: draft.id))
             #expect(e.signed && e.deliveries.map(\.state) == ["queued"])
             await g.stop()
+        }
+    }
+
+    /// A copy leased to a prompt publish by a gateway that ended before publishing it (stored and
+    /// signed, its lease an hour long) goes out as soon as a gateway runs again: the session
+    /// releases it. And the prompt publishes' outcomes are recorded: the receiver's receipt copy,
+    /// published by its receive loop right after its commit, ends up "published".
+    @Test func aCopyLeasedByAGatewayThatEndedGoesOutWhenTheNextSessionStarts() async throws {
+        try await TestNetwork.with { net in
+            let ha = try await net.enrol(try randomUnitCode(), name: "甲"), b = try randomUnitCode()
+            let gb = RunningGateway(try net.gateway(try await net.enrol(b, name: "乙")))
+            let g = try net.gateway(ha)
+            let now = Date()
+            let draft = GatewayStore.Draft(kind: .document, document: DocumentInfo(title: "租约中的副本"), recipients: [.init(unit: b, role: .main)], parts: [])
+            let id = g.identity.withLock { $0 }
+            let signed = try SignedEnvelope.sign(draft.unsigned(createdAt: now).envelope(sender: g.unitCode, senderName: id.name), key: g.key, certificate: id.certificate)
+            let stored = try g.store.storeHandedOver([.init(submission: .init(draft: draft), receivedAt: now, envelope: signed.bytes, payloadSha256: signed.payloadSha256)],
+                                                     lease: now.addingTimeInterval(3600))
+            #expect(stored.prompt.map(\.documentID) == [draft.id], "leased, as a send round leases before it publishes")
+            #expect(try g.store.due().isEmpty)
+            let ga = RunningGateway(g)
+            try await eventually("delivered long before the lease ends", timeout: .seconds(30)) {
+                try g.store.outboxEntry(id: draft.id)?.deliveries.first?.state == "delivered"
+            }
+            #expect(try gb.gateway.store.inboxEntry(id: draft.id)?.title == "租约中的副本")
+            try await eventually("the receiver's receipt recorded as published", timeout: .seconds(30)) {
+                try gb.gateway.store.outbox(includeReceipts: true).flatMap(\.deliveries).map(\.state) == ["published"]
+            }
+            await ga.stop(); await gb.stop()
         }
     }
 

@@ -62,7 +62,7 @@ import YizhanCore
             GatewayStore.HandedOver(submission: .init(draft: unsigned), receivedAt: at),
             GatewayStore.HandedOver(submission: .init(draft: signed), receivedAt: at),
         ]
-        let refusals = try store.storeHandedOver(items)
+        let refusals = try store.storeHandedOver(items).refusals
         #expect(refusals.count == 4)
         #expect(refusals[0] == nil && refusals[2] == nil)
         #expect(refusals[1]?.code == .notFound, "\(String(describing: refusals[1]))")
@@ -74,5 +74,60 @@ import YizhanCore
         #expect(try store.unsigned().map(\.id) == [unsigned.id], "stored unsigned, for the send loop")
         #expect(signed.unsigned(createdAt: at).envelope(sender: b, senderName: nil).created == Timestamp.format(e.createdAt),
                 "the envelope signed before storing names the time the store keeps")
+    }
+
+    /// Leased copies (see `GatewayStore.releaseLeases`): stored durably but left out of the send
+    /// loop's due copies, handed back ready to publish; released when a session starts, made due
+    /// at once by an outcome the broker never gave, and done once confirmed.
+    @Test func leasedCopiesStayAwayFromTheSendLoopUntilReleased() throws {
+        let now = Date()
+        let lease = now.addingTimeInterval(60)
+        let leased = draft(), other = draft(), unsigned = draft()
+        let sig = (envelope: Array(#"{"signed":1}"#.utf8), sha: String(repeating: "0", count: 64))
+        let stored = try store.storeHandedOver([
+            GatewayStore.HandedOver(submission: .init(draft: leased), receivedAt: now, envelope: sig.envelope, payloadSha256: sig.sha),
+            GatewayStore.HandedOver(submission: .init(draft: other), receivedAt: now, envelope: sig.envelope, payloadSha256: sig.sha),
+            GatewayStore.HandedOver(submission: .init(draft: unsigned), receivedAt: now),
+        ], now: now, lease: lease)
+        #expect(stored.refusals.allSatisfy { $0 == nil })
+        #expect(stored.prompt.map(\.documentID) == [leased.id, other.id], "only signed drafts are leased; an unsigned one waits to be signed")
+        let p = try #require(stored.prompt.first)
+        #expect(p.envelope == sig.envelope && p.hasParts && p.parts == [Array("正文".utf8)] && p.recipient == b.rawValue && p.attempts == 0,
+                "handed back as the due read would give it")
+        #expect(try store.due(now: now).isEmpty, "leased: the send loop leaves them alone")
+        #expect(try store.due(now: lease.addingTimeInterval(1)).count == 2, "due once the lease ends")
+
+        try store.recordPublishes([(leased.id, b.rawValue, .confirmed, now)])
+        try store.recordPublishes([(other.id, b.rawValue, .unknown, now)])
+        #expect(try store.due(now: now).map(\.documentID) == [other.id], "no answer from the broker: due again at once")
+        #expect(try store.outboxEntry(id: other.id)?.deliveries.first?.attempts == 0, "and no attempt counted")
+        #expect(try store.outboxEntry(id: leased.id)?.deliveries.first?.state == "published")
+
+        // A lease whose publish never came back (the process ended) is released as a session starts.
+        let orphan = draft()
+        _ = try store.storeHandedOver([GatewayStore.HandedOver(submission: .init(draft: orphan), receivedAt: now, envelope: sig.envelope, payloadSha256: sig.sha)],
+                                      now: now, lease: lease)
+        try store.recordPublishes([(other.id, b.rawValue, .retry(error: "nacked", after: 30), now)])
+        #expect(try store.releaseLeases(now: now) == 1, "the retry's wait is not a lease")
+        #expect(try store.due(now: now).map(\.documentID) == [orphan.id])
+    }
+
+    /// With a lease, the signed receipts of the documents a group stored are leased and handed
+    /// back; a duplicate's receipt is queued again for the send loop as before.
+    @Test func absorbLeasesTheReceiptsOfNewDocumentsOnly() throws {
+        let a = try UnitCode.completing("11420100MB1234567")
+        let doc = Envelope(kind: .document, sender: a, recipients: [.init(unit: b, role: .main)], created: Timestamp.format(Date()), document: DocumentInfo(title: "t"))
+        let incoming = GatewayStore.Incoming(envelope: doc, bytes: [7], payloadSha256: String(repeating: "1", count: 64), onBehalfOf: nil, parts: [])
+        let info = ReceiptInfo(status: .delivered, document: doc.id, payloadSha256: String(repeating: "1", count: 64))
+        let now = Date()
+        let first = try store.absorb(documents: [(incoming, .init(to: a.rawValue, receipt: info, signed: ([9, 9], String(repeating: "2", count: 64))))],
+                                     receipts: [], now: now, lease: now.addingTimeInterval(60))
+        let receipt = try #require(first.prompt.first)
+        #expect(first.prompt.count == 1 && receipt.kind == .receipt && receipt.envelope == [9, 9] && receipt.recipient == a.rawValue && !receipt.hasParts)
+        #expect(try store.due(now: now).isEmpty, "leased")
+        let again = try store.absorb(documents: [(incoming, .init(to: a.rawValue, receipt: info, signed: ([8], String(repeating: "3", count: 64))))],
+                                     receipts: [], now: now, lease: now.addingTimeInterval(60))
+        #expect(again.documents == [.duplicate(receiptID: receipt.documentID)] && again.prompt.isEmpty)
+        #expect(try store.due(now: now).map(\.documentID) == [receipt.documentID], "the duplicate's receipt goes again by the send loop")
     }
 }
