@@ -418,7 +418,14 @@ public struct GatewayStore: Sendable {
                 case .confirmed:
                     try db.run("UPDATE deliveries SET state = 'published', published_at = ?, attempts = attempts + 1, last_error = NULL WHERE document_id = ? AND recipient = ? AND state = 'queued'",
                                arguments: [now.storeTime, documentID, recipient])
-                    if db.changesCount == 1 && !untrailed.contains(documentID) { try Self.trail(db, documentID, recipient, "published", "broker confirmed", now) }
+                    if db.changesCount == 1 {
+                        if !untrailed.contains(documentID) { try Self.trail(db, documentID, recipient, "published", "broker confirmed", now) }
+                    } else {
+                        // Its receipt came back before this record (a prompt publish's outcome waits
+                        // for the record loop): keep when the broker took it all the same.
+                        try db.run("UPDATE deliveries SET published_at = ? WHERE document_id = ? AND recipient = ? AND published_at IS NULL",
+                                   arguments: [now.storeTime, documentID, recipient])
+                    }
                 case .retry(let error, let after):
                     try db.run("UPDATE deliveries SET attempts = attempts + 1, last_error = ?, next_attempt_at = ? WHERE document_id = ? AND recipient = ? AND state = 'queued'",
                                arguments: [error, now.addingTimeInterval(after).storeTime, documentID, recipient])

@@ -65,6 +65,12 @@ import YizhanCore
         // A late confirm never moves a delivered copy back.
         try store.recordPublish(documentID: d.id, recipient: b.rawValue, result: .confirmed)
         #expect(try store.outboxEntry(id: d.id)?.deliveries.first?.state == "delivered")
+        // A confirm recorded only after the receipt came (a prompt publish's outcome waits for the
+        // record loop) still says when the broker took the copy.
+        #expect(try store.outboxEntry(id: d.id)?.deliveries[1].publishedAt == nil)
+        try store.recordPublish(documentID: d.id, recipient: c.rawValue, result: .confirmed)
+        let late = try #require(try store.outboxEntry(id: d.id)?.deliveries[1])
+        #expect(late.state == "rejected" && late.publishedAt != nil)
     }
 
     /// What a broker message is acked on must survive a power cut: every connection commits with
