@@ -66,10 +66,6 @@ extension BrokerTests {
         }
     }
 
-    /// Acks handed over together go out combined (ConsumerAcks): groups acked at once, the oldest
-    /// delivery held back while everything after it is acked, one rejected and redelivered. The
-    /// broker's own count shows the held one is the only message still unacked (no combined ack
-    /// covered it), then none once it is acked.
     /// Publishing without waiting: each callback gets its own copy's answer (confirmed, or
     /// returned when unroutable), under the same confirm window; on a closed connection the
     /// callback gets the failure at once.
@@ -99,6 +95,10 @@ extension BrokerTests {
         }
     }
 
+    /// Acks handed over together go out combined (ConsumerAcks): groups acked at once, the oldest
+    /// delivery held back while everything after it is acked, one rejected and redelivered. The
+    /// broker's own count shows the held one is the only message still unacked (no combined ack
+    /// covered it), then none once it is acked.
     @Test func combinedAcksSettleEveryMessageOnce() async throws {
         try await Self.withScratch { vhost, queue in
         let conn = try await AMQPConnection.connect(try TestBroker.guestConfig(vhost: vhost))
