@@ -30,11 +30,16 @@ extension BrokerTests {
         return (vhost, "q")
     }
 
+    /// A guest connection to the scratch vhost with a small confirm window, so that publishes queue behind it.
+    static func connection(_ vhost: String, confirmWindow: Int) async throws -> AMQPConnection {
+        var config = try TestBroker.guestConfig(vhost: vhost)
+        config.confirmWindow = confirmWindow
+        return try await AMQPConnection.connect(config)
+    }
+
     @Test func confirmsInSlidingWindowReturnsAndManualAcks() async throws {
         try await Self.withScratch { vhost, queue in
-        var config = try TestBroker.guestConfig(vhost: vhost)
-        config.confirmWindow = 64
-        let conn = try await AMQPConnection.connect(config)
+        let conn = try await Self.connection(vhost, confirmWindow: 64)
         let n = 1000
         // Many publishes in flight at once; each caller waits for its own confirm.
         let outcomes = try await withThrowingTaskGroup(of: PublishOutcome.self) { g in
@@ -71,9 +76,7 @@ extension BrokerTests {
     /// callback gets the failure at once.
     @Test func publishesWithCallbacksGetTheirOwnAnswers() async throws {
         try await Self.withScratch { vhost, queue in
-            var config = try TestBroker.guestConfig(vhost: vhost)
-            config.confirmWindow = 16
-            let conn = try await AMQPConnection.connect(config)
+            let conn = try await Self.connection(vhost, confirmWindow: 16)
             let n = 300
             let answers = Mutex<[String: Result<PublishOutcome, AMQPError>]>([:])
             for i in 0..<n + 1 {
