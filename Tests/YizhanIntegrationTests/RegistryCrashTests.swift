@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import Synchronization
 import Testing
 import YizhanAMQP
 import YizhanCore
@@ -11,20 +12,32 @@ import YizhanStore
 import Glibc
 #endif
 
-/// A TCP port nobody listens on right now.
+/// Ports this test process has handed out: never handed out twice.
+private let handedOutPorts = Mutex<Set<Int>>([])
+
+/// A TCP port nobody listens on right now, below the kernel's ephemeral range (32768 and up by
+/// default, `ip_local_port_range`): a port from that range, picked by binding to port 0, could be
+/// taken as the local end of some outgoing connection before the process meant to listen on it
+/// had started (a gateway process failed its metrics bind that way, "Address already in use").
 func freePort() throws -> Int {
-    let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-    defer { close(fd) }
-    var addr = sockaddr_in()
-    addr.sin_family = sa_family_t(AF_INET)
-    addr.sin_addr.s_addr = inet_addr("127.0.0.1")
-    addr.sin_port = 0
-    var len = socklen_t(MemoryLayout<sockaddr_in>.size)
-    let ok = withUnsafeMutablePointer(to: &addr) { p in
-        p.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, len) == 0 && getsockname(fd, $0, &len) == 0 }
+    let lowestEphemeral = (try? String(contentsOfFile: "/proc/sys/net/ipv4/ip_local_port_range", encoding: .utf8))
+        .flatMap { $0.split(whereSeparator: { $0 == " " || $0 == "\t" || $0 == "\n" }).first.flatMap { Int($0) } } ?? 32768
+    let range = 20000..<max(20001, min(lowestEphemeral, 32768))
+    for _ in 0..<200 {
+        let port = Int.random(in: range)
+        guard handedOutPorts.withLock({ $0.insert(port).inserted }) else { continue }
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        defer { close(fd) }
+        var addr = sockaddr_in()
+        addr.sin_family = sa_family_t(AF_INET)
+        addr.sin_addr.s_addr = inet_addr("127.0.0.1")
+        addr.sin_port = UInt16(port).bigEndian
+        let ok = withUnsafePointer(to: &addr) { p in
+            p.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) == 0 }
+        }
+        if ok { return port }
     }
-    guard ok else { throw TestFailure("no free port") }
-    return Int(UInt16(bigEndian: addr.sin_port))
+    throw TestFailure("no free port below the ephemeral range")
 }
 
 extension BrokerTests {
