@@ -66,23 +66,13 @@ extension Gateway {
             defer { b.removeAll(keepingCapacity: true) }
             return b
         }
-        guard !done.isEmpty else { return }
         do {
-            try store.recordPublishes(done.map { ($0.due.documentID, $0.due.recipient, $0.result, $0.at) },
-                                      untrailed: Set(done.lazy.filter { $0.due.kind == .receipt }.map(\.due.documentID)))
+            try record(done.map { ($0.due, $0.result, $0.at) })
         } catch {
             // Nothing is lost: the copies stay queued and leased, and go again when their lease ends.
             metrics.storageFailures.increment()
             logger.error("cannot record what the broker said about copies just published; they go again within a minute",
                          metadata: ["error": "\(error)", "copies": "\(done.count)"])
-            return
-        }
-        for o in done {
-            switch o.result {
-            case .confirmed: if o.due.kind != .receipt { metrics.sent.increment() }
-            case .retry: metrics.retries.increment()
-            case .unknown: break
-            }
         }
     }
 }

@@ -92,17 +92,24 @@ extension Gateway {
             for await r in g { out.append(r) }
             return out
         }
-        try store.recordPublishes(results.compactMap { d, r in r.map { (d.documentID, d.recipient, $0) } },
-                                  untrailed: Set(results.lazy.filter { $0.0.kind == .receipt }.map(\.0.documentID)))
-        for (d, r) in results {
-            guard let r else { continue }
-            switch r {
-            case .confirmed: if d.kind != .receipt { metrics.sent.increment() }
+        let now = Date()
+        try record(results.compactMap { d, r in r.map { (d, $0, now) } })
+        return .waited
+    }
+
+    /// Writes what the broker said about published copies (one relaxed transaction, see
+    /// `recordPublishes`) and counts it: the send round's outcomes and the record loop's alike.
+    func record(_ outcomes: [(due: GatewayStore.Due, result: GatewayStore.PublishResult, at: Date)]) throws {
+        guard !outcomes.isEmpty else { return }
+        try store.recordPublishes(outcomes.map { ($0.due.documentID, $0.due.recipient, $0.result, $0.at) },
+                                  untrailed: Set(outcomes.lazy.filter { $0.due.kind == .receipt }.map(\.due.documentID)))
+        for o in outcomes {
+            switch o.result {
+            case .confirmed: if o.due.kind != .receipt { metrics.sent.increment() }
             case .retry: metrics.retries.increment()
             case .unknown: break
             }
         }
-        return .waited
     }
 
     /// A deregistered unit gets nothing: refused at the sender, with the reason, never dropped.
