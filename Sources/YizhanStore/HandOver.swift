@@ -138,6 +138,12 @@ extension HandOver {
             try socket.write(try HandOver.encode(s))
         }
 
+        /// Sends a submission encoded beforehand with `HandOver.encode` (a load generator prepares
+        /// its frames before it starts the clock).
+        public func send(encoded frame: [UInt8]) throws {
+            try socket.write(frame)
+        }
+
         /// The next answer; throws when the gateway went away before giving it.
         public func answer() throws(YizhanError) -> Answer {
             guard let body = try HandOver.readFrame(socket) else {

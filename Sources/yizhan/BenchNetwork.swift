@@ -138,7 +138,10 @@ final class GatewayProcess: @unchecked Sendable {
     }
 
     /// User + system CPU seconds so far.
-    var cpuSeconds: Double {
+    var cpuSeconds: Double { Self.cpuSeconds(of: pid) }
+
+    /// User + system CPU seconds of any process so far (0 once it is gone).
+    static func cpuSeconds(of pid: Int32) -> Double {
         guard let s = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8), let close = s.lastIndex(of: ")") else { return 0 }
         let fields = s[s.index(after: close)...].split(separator: " ")
         guard fields.count > 13, let u = Double(fields[11]), let k = Double(fields[12]) else { return 0 }

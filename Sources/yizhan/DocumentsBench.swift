@@ -96,92 +96,18 @@ struct DocumentsBench: AsyncParsableCommand {
         print(String(format: "  latency stored → receipt, all at once: p50 %.0f ms, p95 %.0f ms, p99 %.0f ms (queueing included)",
                      Self.percentile(lat, 0.5), Self.percentile(lat, 0.95), Self.percentile(lat, 0.99)))
 
-        // Latency at half that rate (or at `--paced-rate`), then the raw broker's round trip at the same rate.
+        // Latency at half that rate (or at `--paced-rate`), once the burst's after-work is done (see
+        // `settle`); then, unless a rate was given, at half the issue's 1,000 documents/s (its "half
+        // that rate" read as half of that figure); then the raw broker's round trip at the first
+        // rate, settled the same way.
         let rate = pacedRate ?? max(1, docsPerSecond / 2)
-        let pacedCount = max(1, Int(rate * paced))
-        let pacedStart = Date()
-        let pacedCPU0 = procs.map(\.cpuSeconds)
-        let p0 = clock.now
-        var waitedInBatches = 0.0
-        var submittedAt: [String: Double] = [:]
-        if let every = submitEvery {
-            // Whatever came due since the last commit, stored in one commit per sender every `every` ms.
-            var next = 0
-            var tick = p0
-            while next < pacedCount {
-                tick = tick + .milliseconds(every)
-                try await Task.sleep(until: tick, clock: clock)
-                let upTo = min(pacedCount, Int(BenchNetwork.seconds(clock.now - p0) * rate) + 1)
-                guard upTo > next else { continue }
-                for (k, s) in stores.enumerated() {
-                    let mine = (next..<upTo).filter { $0 % stores.count == k }
-                    guard !mine.isEmpty else { continue }
-                    try s.enqueueMany(mine.map { load.drafts(1, offset: count + $0)[0] })
-                }
-                waitedInBatches += (next..<upTo).reduce(0.0) { sum, i in
-                    sum + max(0, BenchNetwork.seconds(clock.now - (p0 + .microseconds(Int(Double(i) * 1_000_000 / rate)))))
-                }
-                next = upTo
-            }
-        } else if storeDirectly {
-            for i in 0..<pacedCount {
-                let due = p0 + .milliseconds(Int(Double(i) * 1000 / rate))
-                if clock.now < due { try await Task.sleep(until: due, clock: clock) }
-                try stores[i % stores.count].enqueue(load.drafts(1, offset: count + i)[0])
-            }
-        } else {
-            // Handed to each running sender over its socket, as `doc send` does; the answers (each
-            // after the gateway's commit) are read on threads of their own.
-            let clients = try stores.map { s in
-                guard let c = try HandOver.Client.connect(database: s.path) else { throw YizhanError(.remote, "no gateway takes documents for \(s.path)") }
-                return c
-            }
-            let readers = clients.enumerated().map { k, c in
-                AnswerReader(client: c, expected: (0..<pacedCount).lazy.filter { $0 % clients.count == k }.count)
-            }
-            for i in 0..<pacedCount {
-                let due = p0 + .microseconds(Int(Double(i) * 1_000_000 / rate))
-                if clock.now < due { try await Task.sleep(until: due, clock: clock) }
-                let d = load.drafts(1, offset: count + i)[0]
-                submittedAt[d.id] = Date().timeIntervalSince1970
-                try clients[i % clients.count].send(HandOver.Submission(draft: d))
-            }
-            for r in readers {
-                let (stored, refused) = try await r.finished()
-                guard refused.isEmpty, stored == r.expected else {
-                    throw YizhanError(.remote, "hand-over: \(stored) of \(r.expected) stored; refused: \(refused.prefix(3).joined(separator: "; "))")
-                }
-            }
+        let watched = procs.map(\.pid) + (Self.localBrokerPID(url: broker).map { [$0] } ?? [])
+        let run = PacedContext(load: load, stores: stores, receiverHomes: receiverHomes, procs: procs, watched: watched, clock: clock)
+        let pl = try await pacedRun(run, rate: rate, label: pacedRate == nil ? "half that rate" : "the given rate", first: count, after: "the throughput run")
+        if pacedRate == nil {
+            let fixed = Double(Self.targetRate) / 2
+            _ = try await pacedRun(run, rate: fixed, label: "half the 1,000/s target", first: count + max(1, Int(rate * paced)), after: "the run before")
         }
-        // What the benchmark managed to store per second: each commit is durable and competes with
-        // the sending gateway for the database's write lock, so one commit per document can fall
-        // behind the rate asked.
-        let achieved = Double(pacedCount) / BenchNetwork.seconds(clock.now - p0)
-        try await load.waitDelivered(count + pacedCount, what: "paced run")
-        let pacedSeconds = BenchNetwork.seconds(clock.now - p0)
-        let pacedCPU = zip(procs.map(\.cpuSeconds), pacedCPU0).map { $0 - $1 }
-        // Handed over, from the moment this process wrote the document to the socket (the gateway's
-        // own clock starts when it reads it); stored directly, from the commit.
-        var pl: [Double] = []
-        for s in stores {
-            if submittedAt.isEmpty {
-                pl += try s.deliveryLatencies(since: pacedStart).map { $0 * 1000 }
-            } else {
-                for st in try s.sentStages(since: pacedStart) {
-                    if let t = submittedAt[st.id] { pl.append((st.delivered - t) * 1000) }
-                }
-            }
-        }
-        print(String(format: "  latency at %@ (%.0f documents/s asked, %.0f stored%@, %d documents): p50 %.1f ms, p95 %.1f ms, p99 %.1f ms   [target p99 under 50 ms at half the rate]",
-                     pacedRate == nil ? "half that rate" : "the given rate", rate, achieved, submittedAt.isEmpty ? "" : ", handed over", pacedCount, Self.percentile(pl, 0.5), Self.percentile(pl, 0.95), Self.percentile(pl, 0.99)))
-        if let every = submitEvery {
-            print(String(format: "    stored in one commit every %d ms: a document waited %.1f ms on average for its commit, before the figures above start",
-                         every, 1000 * waitedInBatches / Double(pacedCount)))
-        }
-        print(String(format: "    gateway CPU during the latency run: %@ of a core (%@ ms per document)",
-                     pacedCPU.map { String(format: "%.0f %%", 100 * $0 / pacedSeconds) }.joined(separator: ", "),
-                     pacedCPU.map { String(format: "%.2f", 1000 * $0 / Double(pacedCount)) }.joined(separator: ", ")))
-        try printStages(senders: stores, receivers: try receiverHomes.map { try GatewayStore(path: $0.database) }, since: pacedStart)
         for (i, p) in procs.enumerated() {
             let role = i < senders ? "sender \(i + 1)" : "receiver \(i - senders + 1)"
             print(String(format: "  gateway %@: CPU %.1f s during the throughput run, RSS 1 s after start %.1f MiB, idle %.1f MiB, peak %.1f MiB",
@@ -203,9 +129,11 @@ struct DocumentsBench: AsyncParsableCommand {
                      2 * count, wire, window, a))
         print(String(format: "  baseline (b) the same, Ed25519 sign on publish and verify on consume: %.0f messages/s", b))
         await conn.close()
+        let rawSettled = try await Self.settle(watched)
         let raw = try await Self.rawRoundTrip(net, rate: rate, seconds: paced, size: wire)
         print(String(format: "  baseline round trip at the paced rate (%.0f/s, %d messages): raw broker, signed %d-byte message → quorum queue → verified, signed reply → second quorum queue → verified back, confirms, ack after the reply's confirm: p50 %.1f ms, p95 %.1f ms, p99 %.1f ms",
                      rate, raw.count, wire, Self.percentile(raw, 0.5), Self.percentile(raw, 0.95), Self.percentile(raw, 0.99)))
+        print(String(format: "    started %.2f s after baseline (b), %@", rawSettled.seconds, rawSettled.quiet ? "once quiet" : "NOT quiet after 30 s"))
         for p in procs { p.stop() }
         print(String(format: "  gateway / (a): %.2f   gateway / (b): %.2f   [target ≥ 0.60 of (b)]   documents/s %.0f [target ≥ 1000 for 4 KiB]   p99 at the paced rate, gateway / raw round trip: %.1f",
                      2 * docsPerSecond / a, 2 * docsPerSecond / b, docsPerSecond, Self.percentile(pl, 0.99) / Self.percentile(raw, 0.99)))
