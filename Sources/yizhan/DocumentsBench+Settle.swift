@@ -8,7 +8,7 @@ extension DocumentsBench {
     /// hundred megabytes back into their databases, and the broker trims its quorum-queue logs.
     /// Quiet means every watched process under 5 % of a core over a quarter of a second (an idle
     /// gateway uses about 1 %, an idle broker 1–2 %); at most `atMost`, then it goes on and says so.
-    /// The benchmark prints how long it waited (0.25–0.5 s on the machines measured so far).
+    /// The benchmark prints how long it waited (0.25–1.0 s on the machines measured so far).
     static func settle(_ pids: [Int32], atMost: Duration = .seconds(30)) async throws -> (seconds: Double, quiet: Bool) {
         let clock = ContinuousClock()
         let start = clock.now

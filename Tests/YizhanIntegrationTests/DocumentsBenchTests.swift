@@ -1,0 +1,37 @@
+import Foundation
+import Testing
+
+extension BrokerTests {
+    /// A small `yizhan bench documents` through real gateway processes and the real broker: not a
+    /// timing (figures are never asserted against targets here), but proof that every figure the
+    /// README quotes is measured: the throughput run delivers every document with its receipt, both
+    /// latency runs store and time what they hand over, both baselines and the raw round trip run.
+    @Test func documentsBenchMeasuresEveryFigure() async throws {
+        try await TestBroker.requireRunning()
+        let r = try runCLI(["bench", "documents", "--count", "300", "--size", "1024", "--paced", "1",
+                            "--broker", TestBroker.amqpURL, "--broker-admin", TestBroker.adminURL])
+        #expect(r.status == 0, "\(r.out)\n\(r.err)")
+        let out = r.out
+        #expect(out.contains("end to end: 300 documents in"), "\(out)")
+
+        // Both latency runs: the second at half the 1,000/s target, each with documents stored and timed.
+        let runs = out.matches(of: /latency at (half that rate|half the 1,000\/s target) \(([0-9]+) documents\/s asked, ([0-9]+) stored, handed over, ([0-9]+) documents\): p50 ([0-9.]+) ms, p95 ([0-9.]+) ms, p99 ([0-9.]+) ms/)
+        #expect(runs.map { String($0.output.1) } == ["half that rate", "half the 1,000/s target"], "\(out)")
+        for m in runs {
+            let timed = Int(m.output.4) ?? 0
+            let p50 = Double(m.output.5) ?? 0, p99 = Double(m.output.7) ?? 0
+            #expect(timed > 0 && p50 > 0 && p99 >= p50, "\(m.output.0)")
+        }
+        #expect(runs.last.map { $0.output.2 == "500" } == true, "\(out)")
+        #expect(out.matches(of: /started [0-9.]+ s after (the throughput run|the run before), once quiet/).count == 2, "\(out)")
+
+        // Per gateway: CPU and memory; then the two baselines, the raw round trip and the ratios.
+        #expect(out.contains("gateway sender 1: CPU") && out.contains("gateway receiver 1: CPU"), "\(out)")
+        let a = out.firstMatch(of: /baseline \(a\) raw broker, 600 persistent [0-9]+-byte messages.*: ([0-9]+) messages\/s/).flatMap { Int($0.output.1) } ?? 0
+        let b = out.firstMatch(of: /baseline \(b\) the same, Ed25519 sign on publish and verify on consume: ([0-9]+) messages\/s/).flatMap { Int($0.output.1) } ?? 0
+        #expect(a > 0 && b > 0, "\(out)")
+        #expect(out.firstMatch(of: /baseline round trip at the paced rate \([0-9]+\/s, [1-9][0-9]* messages\)/) != nil, "\(out)")
+        #expect(out.firstMatch(of: /gateway \/ \(a\): [0-9.]+   gateway \/ \(b\): [0-9.]+/) != nil, "\(out)")
+        try await TestBroker.requireRunning()
+    }
+}
