@@ -34,6 +34,9 @@ extension DocumentsBench {
         let settled = try await Self.settle(ctx.watched)
         let pacedStart = Date()
         let pacedCPU0 = procs.map(\.cpuSeconds)
+        // Beside the gateways on the same cores: a local broker (when watched) and this process.
+        let beside = Array(ctx.watched.dropFirst(procs.count)) + [getpid()]
+        let besideCPU0 = beside.map(GatewayProcess.cpuSeconds(of:))
         let p0 = clock.now
         var waitedInBatches = 0.0
         var submittedAt: [String: Double] = [:]
@@ -92,6 +95,7 @@ extension DocumentsBench {
         try await load.waitDelivered(first + pacedCount, what: "paced run")
         let pacedSeconds = BenchNetwork.seconds(clock.now - p0)
         let pacedCPU = zip(procs.map(\.cpuSeconds), pacedCPU0).map { $0 - $1 }
+        let besideCPU = zip(beside.map(GatewayProcess.cpuSeconds(of:)), besideCPU0).map { $0 - $1 }
         // Handed over, from the moment this process wrote the document to the socket (the gateway's
         // own clock starts when it reads it); stored directly, from the commit.
         var pl: [Double] = []
@@ -115,6 +119,10 @@ extension DocumentsBench {
         print(String(format: "    gateway CPU during the latency run: %@ of a core (%@ ms per document)",
                      pacedCPU.map { String(format: "%.0f %%", 100 * $0 / pacedSeconds) }.joined(separator: ", "),
                      pacedCPU.map { String(format: "%.2f", 1000 * $0 / Double(pacedCount)) }.joined(separator: ", ")))
+        print(String(format: "    beside them on this machine's %d cores: %@this benchmark %.0f %% of a core",
+                     ProcessInfo.processInfo.activeProcessorCount,
+                     besideCPU.count > 1 ? String(format: "the local broker %.0f %%, ", 100 * besideCPU[0] / pacedSeconds) : "",
+                     100 * (besideCPU.last ?? 0) / pacedSeconds))
         try printStages(senders: stores, receivers: try ctx.receiverHomes.map { try GatewayStore(path: $0.database) }, since: pacedStart)
         return pl
     }

@@ -24,6 +24,7 @@ extension BrokerTests {
         }
         #expect(runs.last.map { $0.output.2 == "500" } == true, "\(out)")
         #expect(out.matches(of: /started [0-9.]+ s after (the throughput run|the run before), once quiet/).count == 2, "\(out)")
+        #expect(out.matches(of: /beside them on this machine's [0-9]+ cores: (the local broker [0-9]+ %, )?this benchmark [0-9]+ % of a core/).count == 2, "\(out)")
 
         // Per gateway: CPU and memory; then the two baselines, the raw round trip and the ratios.
         #expect(out.contains("gateway sender 1: CPU") && out.contains("gateway receiver 1: CPU"), "\(out)")
