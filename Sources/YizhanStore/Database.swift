@@ -11,11 +11,18 @@ import YizhanCore
 /// only at the next checkpoint; a power cut could take back a document already acked to the
 /// broker, and nothing would ever send it again.) Writes whose loss only repeats work use
 /// `relaxedWrite`.
+///
+/// SQLite's temporary files stay in memory (`temp_store = MEMORY`): a send round stores each
+/// handed-over draft in a savepoint of its own, and the savepoints' journal outgrew SQLite's
+/// 64 KiB in-memory allowance, so a busy sender created, wrote and deleted a file in `/var/tmp`
+/// some 64 times a second (document pages in a shared folder, and kernel work on every round).
+/// Nothing in them is needed after a crash: the write-ahead log is what recovers.
 enum DatabaseOpener {
     static func open(path: String, migrator: DatabaseMigrator) throws -> DatabasePool {
         var config = Configuration()
         config.busyMode = .callback(busy)
         config.foreignKeysEnabled = true
+        config.prepareDatabase { db in try db.execute(sql: "PRAGMA temp_store = MEMORY") }
         let dir = (path as NSString).deletingLastPathComponent
         if !dir.isEmpty { try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true) }
         let pool = try DatabasePool(path: path, configuration: config)
