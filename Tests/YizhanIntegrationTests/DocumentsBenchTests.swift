@@ -23,7 +23,8 @@ extension BrokerTests {
             #expect(timed > 0 && p50 > 0 && p99 >= p50, "\(m.output.0)")
         }
         #expect(runs.last.map { $0.output.2 == "500" } == true, "\(out)")
-        #expect(out.matches(of: /started [0-9.]+ s after (the throughput run|the run before), once quiet/).count == 2, "\(out)")
+        // Each says how long it waited for the machine to go quiet (on a busy machine it may go on after 30 s, and says so).
+        #expect(out.matches(of: /started [0-9.]+ s after (the throughput run|the run before), once (quiet|NOT quiet after 30 s, anyway)/).count == 2, "\(out)")
         #expect(out.matches(of: /beside them on this machine's [0-9]+ cores: (the local broker [0-9]+ %, )?this benchmark [0-9]+ % of a core/).count == 2, "\(out)")
 
         // Per gateway: CPU and memory; then the two baselines, the raw round trip and the ratios.
