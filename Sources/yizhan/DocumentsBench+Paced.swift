@@ -16,6 +16,8 @@ extension DocumentsBench {
         /// Processes that must be quiet before the run starts (see `settle`).
         var watched: [Int32]
         var clock: ContinuousClock
+        /// The work folder, on the stores' file system (see `DiskProbe`).
+        var folder: String
     }
 
     /// Sends `rate` documents a second for `paced` seconds, once everything is quiet, waits for
@@ -37,6 +39,8 @@ extension DocumentsBench {
         // Beside the gateways on the same cores: a local broker (when watched) and this process.
         let beside = Array(ctx.watched.dropFirst(procs.count)) + [getpid()]
         let besideCPU0 = beside.map(GatewayProcess.cpuSeconds(of:))
+        let probe = try DiskProbe(folder: ctx.folder)
+        defer { probe.cancel() }
         let p0 = clock.now
         var waitedInBatches = 0.0
         var submittedAt: [String: Double] = [:]
@@ -94,20 +98,21 @@ extension DocumentsBench {
         let achieved = Double(pacedCount) / BenchNetwork.seconds(clock.now - p0)
         try await load.waitDelivered(first + pacedCount, what: "paced run")
         let pacedSeconds = BenchNetwork.seconds(clock.now - p0)
+        let flushes = try await probe.stop()
         let pacedCPU = zip(procs.map(\.cpuSeconds), pacedCPU0).map { $0 - $1 }
         let besideCPU = zip(beside.map(GatewayProcess.cpuSeconds(of:)), besideCPU0).map { $0 - $1 }
         // Handed over, from the moment this process wrote the document to the socket (the gateway's
         // own clock starts when it reads it); stored directly, from the commit.
         var pl: [Double] = []
+        var spans: [(start: Double, end: Double)] = []
         for s in stores {
-            if submittedAt.isEmpty {
-                pl += try s.deliveryLatencies(since: pacedStart).map { $0 * 1000 }
-            } else {
-                for st in try s.sentStages(since: pacedStart) {
-                    if let t = submittedAt[st.id] { pl.append((st.delivered - t) * 1000) }
-                }
+            for st in try s.sentStages(since: pacedStart) {
+                let from = submittedAt.isEmpty ? st.stored : submittedAt[st.id]
+                if let t = from { spans.append((t, st.delivered)) }
             }
+            if submittedAt.isEmpty { pl += try s.deliveryLatencies(since: pacedStart).map { $0 * 1000 } }
         }
+        if !submittedAt.isEmpty { pl = spans.map { ($0.end - $0.start) * 1000 } }
         print(String(format: "  latency at %@ (%.0f documents/s asked, %.0f stored%@, %d documents): p50 %.1f ms, p95 %.1f ms, p99 %.1f ms   [target p99 under 50 ms at half the rate]",
                      label, rate, achieved, submittedAt.isEmpty ? "" : ", handed over", pacedCount, Self.percentile(pl, 0.5), Self.percentile(pl, 0.95), Self.percentile(pl, 0.99)))
         print(String(format: "    started %.2f s after %@, once %@ (gateways%@ under 5 %% of a core over 250 ms)",
@@ -123,6 +128,11 @@ extension DocumentsBench {
                      ProcessInfo.processInfo.activeProcessorCount,
                      besideCPU.count > 1 ? String(format: "the local broker %.0f %%, ", 100 * besideCPU[0] / pacedSeconds) : "",
                      100 * (besideCPU.last ?? 0) / pacedSeconds))
+        print(String(format: "    the disk beside them: a 4 KiB write flushed (fdatasync) every %.0f ms in the work folder took p50 %.1f ms, p99 %.1f ms, at most %.1f (%d flushes)",
+                     1000 * DiskProbe.interval, Self.percentile(flushes.map(\.millis), 0.5), Self.percentile(flushes.map(\.millis), 0.99),
+                     flushes.map(\.millis).max() ?? .nan, flushes.count))
+        let (late, stalled) = DiskProbe.overlapping(spans, slow: 50, flushes: flushes, stall: 10)
+        print("      documents over 50 ms: \(late); of them under way while one of those flushes took over 10 ms: \(stalled)")
         try printStages(senders: stores, receivers: try ctx.receiverHomes.map { try GatewayStore(path: $0.database) }, since: pacedStart)
         return pl
     }

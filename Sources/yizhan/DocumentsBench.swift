@@ -103,7 +103,7 @@ struct DocumentsBench: AsyncParsableCommand {
         // rate, settled the same way.
         let rate = pacedRate ?? max(1, docsPerSecond / 2)
         let watched = procs.map(\.pid) + (Self.localBrokerPID(url: broker).map { [$0] } ?? [])
-        let run = PacedContext(load: load, stores: stores, receiverHomes: receiverHomes, procs: procs, watched: watched, clock: clock)
+        let run = PacedContext(load: load, stores: stores, receiverHomes: receiverHomes, procs: procs, watched: watched, clock: clock, folder: net.dir)
         let pl = try await pacedRun(run, rate: rate, label: pacedRate == nil ? "half that rate" : "the given rate", first: count, after: "the throughput run")
         if pacedRate == nil {
             let fixed = Double(Self.targetRate) / 2

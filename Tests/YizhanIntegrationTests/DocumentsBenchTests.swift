@@ -26,6 +26,15 @@ extension BrokerTests {
         // Each says how long it waited for the machine to go quiet (on a busy machine it may go on after 30 s, and says so).
         #expect(out.matches(of: /started [0-9.]+ s after (the throughput run|the run before), once (quiet|NOT quiet after 30 s, anyway)/).count == 2, "\(out)")
         #expect(out.matches(of: /beside them on this machine's [0-9]+ cores: (the local broker [0-9]+ %, )?this benchmark [0-9]+ % of a core/).count == 2, "\(out)")
+        // The disk probe flushed during both runs and its figures are real numbers.
+        let disks = out.matches(of: /the disk beside them: a 4 KiB write flushed \(fdatasync\) every 20 ms in the work folder took p50 ([0-9.]+) ms, p99 ([0-9.]+) ms, at most ([0-9.]+) \(([0-9]+) flushes\)/)
+        #expect(disks.count == 2, "\(out)")
+        for d in disks {
+            let (p50, p99, most, n) = (Double(d.output.1) ?? -1, Double(d.output.2) ?? -1, Double(d.output.3) ?? -1, Int(d.output.4) ?? 0)
+            #expect(n > 0 && p50 >= 0 && p99 >= p50 && most >= p99, "\(d.output.0)")
+        }
+        let slow = out.matches(of: /documents over 50 ms: ([0-9]+); of them under way while one of those flushes took over 10 ms: ([0-9]+)/)
+        #expect(slow.count == 2 && slow.allSatisfy { (Int($0.output.2) ?? .max) <= (Int($0.output.1) ?? -1) }, "\(out)")
 
         // Per gateway: CPU and memory; then the two baselines, the raw round trip and the ratios.
         #expect(out.contains("gateway sender 1: CPU") && out.contains("gateway receiver 1: CPU"), "\(out)")
