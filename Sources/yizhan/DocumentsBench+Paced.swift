@@ -103,16 +103,13 @@ extension DocumentsBench {
         let besideCPU = zip(beside.map(GatewayProcess.cpuSeconds(of:)), besideCPU0).map { $0 - $1 }
         // Handed over, from the moment this process wrote the document to the socket (the gateway's
         // own clock starts when it reads it); stored directly, from the commit.
-        var pl: [Double] = []
-        var spans: [(start: Double, end: Double)] = []
-        for s in stores {
-            for st in try s.sentStages(since: pacedStart) {
-                let from = submittedAt.isEmpty ? st.stored : submittedAt[st.id]
-                if let t = from { spans.append((t, st.delivered)) }
-            }
-            if submittedAt.isEmpty { pl += try s.deliveryLatencies(since: pacedStart).map { $0 * 1000 } }
+        // Read once: the latencies, the disk probe's overlap and the stages below all use them.
+        let sent = try stores.flatMap { try $0.sentStages(since: pacedStart) }
+        let spans = sent.compactMap { st -> (start: Double, end: Double)? in
+            (submittedAt.isEmpty ? st.stored : submittedAt[st.id]).map { ($0, st.delivered) }
         }
-        if !submittedAt.isEmpty { pl = spans.map { ($0.end - $0.start) * 1000 } }
+        let pl = submittedAt.isEmpty ? try stores.flatMap { try $0.deliveryLatencies(since: pacedStart) }.map { $0 * 1000 }
+                                     : spans.map { ($0.end - $0.start) * 1000 }
         print(String(format: "  latency at %@ (%.0f documents/s asked, %.0f stored%@, %d documents): p50 %.1f ms, p95 %.1f ms, p99 %.1f ms   [target p99 under 50 ms at half the rate]",
                      label, rate, achieved, submittedAt.isEmpty ? "" : ", handed over", pacedCount, Self.percentile(pl, 0.5), Self.percentile(pl, 0.95), Self.percentile(pl, 0.99)))
         print(String(format: "    started %.2f s after %@, once %@ (gateways%@ under 5 %% of a core over 250 ms)",
@@ -133,7 +130,7 @@ extension DocumentsBench {
                      flushes.map(\.millis).max() ?? .nan, flushes.count))
         let (late, stalled) = DiskProbe.overlapping(spans, slow: 50, flushes: flushes, stall: 10)
         print("      documents over 50 ms: \(late); of them under way while one of those flushes took over 10 ms: \(stalled)")
-        try printStages(senders: stores, receivers: try ctx.receiverHomes.map { try GatewayStore(path: $0.database) }, since: pacedStart)
+        try printStages(sent: sent, receivers: try ctx.receiverHomes.map { try GatewayStore(path: $0.database) })
         return pl
     }
 }

@@ -140,10 +140,9 @@ struct DocumentsBench: AsyncParsableCommand {
                      2 * docsPerSecond / a, 2 * docsPerSecond / b, docsPerSecond, Self.percentile(pl, 0.99) / Self.percentile(raw, 0.99)))
     }
 
-    /// Where the paced run's time went, from both stores' timestamps (millisecond resolution): each
+    /// Where the paced run's time went, from the senders' stages (read once by the run) and the receivers' timestamps (millisecond resolution): each
     /// stage's increment, p50 and p99 over the documents.
-    func printStages(senders: [GatewayStore], receivers: [GatewayStore], since: Date) throws {
-        let sent = try senders.flatMap { try $0.sentStages(since: since) }
+    func printStages(sent: [GatewayStore.SentStages], receivers: [GatewayStore]) throws {
         var got: [String: (received: Double, receiptConfirmed: Double)] = [:]
         for r in receivers { got.merge(try r.receivedStages(sent.map(\.id))) { a, _ in a } }
         var steps: [[Double]] = Array(repeating: [], count: 5)
