@@ -42,6 +42,9 @@ extension BrokerTests {
         let b = out.firstMatch(of: /baseline \(b\) the same, Ed25519 sign on publish and verify on consume: ([0-9]+) messages\/s/).flatMap { Int($0.output.1) } ?? 0
         #expect(a > 0 && b > 0, "\(out)")
         #expect(out.firstMatch(of: /baseline round trip at the paced rate \([0-9]+\/s, [1-9][0-9]* messages\)/) != nil, "\(out)")
+        // What the raw round trip took of the same cores: its clients did work, so their share is not zero.
+        let rawCPU = out.firstMatch(of: /while it ran: (the local broker [0-9]+ %, )?both its clients \(this benchmark\) ([0-9]+) % of a core/)
+        #expect(rawCPU.map { (Int($0.output.2) ?? 0) > 0 } == true, "\(out)")
         #expect(out.firstMatch(of: /gateway \/ \(a\): [0-9.]+   gateway \/ \(b\): [0-9.]+/) != nil, "\(out)")
         try await TestBroker.requireRunning()
     }
