@@ -140,6 +140,27 @@ final class GatewayProcess: @unchecked Sendable {
     /// User + system CPU seconds so far.
     var cpuSeconds: Double { Self.cpuSeconds(of: pid) }
 
+    /// What runs beside the gateways on the same cores, from now on: the local broker (when it is
+    /// watched, after the gateways in `watched`) and this process. Read by the latency runs and by
+    /// the raw round trip, so that the broker's share of either can be set side by side.
+    struct Beside {
+        let pids: [Int32]
+        let start: [Double]
+
+        init(watched: [Int32], gateways: Int) {
+            pids = Array(watched.dropFirst(gateways)) + [getpid()]
+            start = pids.map(GatewayProcess.cpuSeconds(of:))
+        }
+
+        /// "the local broker N %, " (empty without a watched broker) and this process's share of a
+        /// core over `seconds`.
+        func shares(over seconds: Double) -> (broker: String, this: Double) {
+            let used = zip(pids.map(GatewayProcess.cpuSeconds(of:)), start).map { $0 - $1 }
+            return (used.count > 1 ? String(format: "the local broker %.0f %%, ", 100 * used[0] / seconds) : "",
+                    100 * (used.last ?? 0) / seconds)
+        }
+    }
+
     /// User + system CPU seconds of any process so far (0 once it is gone).
     static func cpuSeconds(of pid: Int32) -> Double {
         guard let s = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8), let close = s.lastIndex(of: ")") else { return 0 }

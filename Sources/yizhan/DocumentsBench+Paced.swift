@@ -36,9 +36,7 @@ extension DocumentsBench {
         let settled = try await Self.settle(ctx.watched)
         let pacedStart = Date()
         let pacedCPU0 = procs.map(\.cpuSeconds)
-        // Beside the gateways on the same cores: a local broker (when watched) and this process.
-        let beside = Array(ctx.watched.dropFirst(procs.count)) + [getpid()]
-        let besideCPU0 = beside.map(GatewayProcess.cpuSeconds(of:))
+        let beside = GatewayProcess.Beside(watched: ctx.watched, gateways: procs.count)
         let probe = try DiskProbe(folder: ctx.folder)
         defer { probe.cancel() }
         let p0 = clock.now
@@ -100,7 +98,7 @@ extension DocumentsBench {
         let pacedSeconds = BenchNetwork.seconds(clock.now - p0)
         let flushes = try await probe.stop()
         let pacedCPU = zip(procs.map(\.cpuSeconds), pacedCPU0).map { $0 - $1 }
-        let besideCPU = zip(beside.map(GatewayProcess.cpuSeconds(of:)), besideCPU0).map { $0 - $1 }
+        let besideShares = beside.shares(over: pacedSeconds)
         // Handed over, from the moment this process wrote the document to the socket (the gateway's
         // own clock starts when it reads it); stored directly, from the commit.
         // Read once: the latencies, the disk probe's overlap and the stages below all use them.
@@ -123,8 +121,7 @@ extension DocumentsBench {
                      pacedCPU.map { String(format: "%.2f", 1000 * $0 / Double(pacedCount)) }.joined(separator: ", ")))
         print(String(format: "    beside them on this machine's %d cores: %@this benchmark %.0f %% of a core",
                      ProcessInfo.processInfo.activeProcessorCount,
-                     besideCPU.count > 1 ? String(format: "the local broker %.0f %%, ", 100 * besideCPU[0] / pacedSeconds) : "",
-                     100 * (besideCPU.last ?? 0) / pacedSeconds))
+                     besideShares.broker, besideShares.this))
         print(String(format: "    the disk beside them: a 4 KiB write flushed (fdatasync) every %.0f ms in the work folder took p50 %.1f ms, p99 %.1f ms, at most %.1f (%d flushes)",
                      1000 * DiskProbe.interval, Self.percentile(flushes.map(\.millis), 0.5), Self.percentile(flushes.map(\.millis), 0.99),
                      flushes.map(\.millis).max() ?? .nan, flushes.count))

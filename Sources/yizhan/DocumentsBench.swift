@@ -131,27 +131,24 @@ struct DocumentsBench: AsyncParsableCommand {
         print(String(format: "  baseline (b) the same, Ed25519 sign on publish and verify on consume: %.0f messages/s", b))
         await conn.close()
         let rawSettled = try await Self.settle(watched)
-        // The same cores' shares as beside the latency runs, so the broker's part of either is seen:
-        // a local broker's CPU, and this process's (which is both client sides here).
-        let rawBeside = Array(watched.dropFirst(procs.count)) + [getpid()]
-        let rawCPU0 = rawBeside.map(GatewayProcess.cpuSeconds(of:))
+        // The same shares as beside the latency runs; this process is both client sides here.
+        let rawBeside = GatewayProcess.Beside(watched: watched, gateways: procs.count)
         let rawStart = clock.now
         let raw = try await Self.rawRoundTrip(net, rate: rate, seconds: paced, size: wire)
-        let rawSeconds = max(1e-3, (clock.now - rawStart) / .seconds(1))
-        let rawCPU = zip(rawBeside.map(GatewayProcess.cpuSeconds(of:)), rawCPU0).map { $0 - $1 }
+        let rawShares = rawBeside.shares(over: max(1e-3, BenchNetwork.seconds(clock.now - rawStart)))
         print(String(format: "  baseline round trip at the paced rate (%.0f/s, %d messages): raw broker, signed %d-byte message → quorum queue → verified, signed reply → second quorum queue → verified back, confirms, ack after the reply's confirm: p50 %.1f ms, p95 %.1f ms, p99 %.1f ms",
                      rate, raw.count, wire, Self.percentile(raw, 0.5), Self.percentile(raw, 0.95), Self.percentile(raw, 0.99)))
         print(String(format: "    started %.2f s after baseline (b), %@", rawSettled.seconds, rawSettled.quiet ? "once quiet" : "NOT quiet after 30 s"))
         print(String(format: "    while it ran: %@both its clients (this benchmark) %.0f %% of a core",
-                     rawCPU.count > 1 ? String(format: "the local broker %.0f %%, ", 100 * rawCPU[0] / rawSeconds) : "",
-                     100 * (rawCPU.last ?? 0) / rawSeconds))
+                     rawShares.broker, rawShares.this))
         for p in procs { p.stop() }
         print(String(format: "  gateway / (a): %.2f   gateway / (b): %.2f   [target ≥ 0.60 of (b)]   documents/s %.0f [target ≥ 1000 for 4 KiB]   p99 at the paced rate, gateway / raw round trip: %.1f",
                      2 * docsPerSecond / a, 2 * docsPerSecond / b, docsPerSecond, Self.percentile(pl, 0.99) / Self.percentile(raw, 0.99)))
     }
 
-    /// Where the paced run's time went, from the senders' stages (read once by the run) and the receivers' timestamps (millisecond resolution): each
-    /// stage's increment, p50 and p99 over the documents.
+    /// Where the paced run's time went, from the senders' stages (read once by the run) and the
+    /// receivers' timestamps (millisecond resolution): each stage's increment, p50 and p99 over the
+    /// documents.
     func printStages(sent: [GatewayStore.SentStages], receivers: [GatewayStore]) throws {
         var got: [String: (received: Double, receiptConfirmed: Double)] = [:]
         for r in receivers { got.merge(try r.receivedStages(sent.map(\.id))) { a, _ in a } }
