@@ -40,9 +40,10 @@ extension GatewayStore {
                 do {
                     try db.inSavepoint {
                         try Self.checkLinks(db, d)
-                        try Self.insertDraft(db, d, now: item.receivedAt, dueAt: leased)
+                        try Self.insertDraft(db, d, now: item.receivedAt, dueAt: leased, signed: signed)
                         try Self.insertStamp(db, d, item.submission.stamp, now: item.receivedAt)
-                        if let (e, sha) = signed { try Self.setSigned(db, d.id, e, sha, now: now) }
+                        // What `setSigned` records for a draft signed after it was stored.
+                        if signed != nil, d.kind != .receipt { try Self.trail(db, d.id, nil, "signed", nil, now) }
                         return .commit
                     }
                 } catch let e as YizhanError {

@@ -241,15 +241,19 @@ public struct GatewayStore: Sendable {
     }
 
     /// `dueAt`: when its copies come due for the send loop (now, unless leased to a prompt publish, see `releaseLeases`).
-    static func insertDraft(_ db: Database, _ draft: Draft, now: Date, dueAt: Date? = nil) throws {
+    /// `signed`: the envelope, when the gateway signed the draft before storing it (a hand-over):
+    /// the row is written whole once, instead of written and then rewritten by `setSigned` (an
+    /// update rewrites the whole row, and passes through the `outbox_unsigned` index twice).
+    static func insertDraft(_ db: Database, _ draft: Draft, now: Date, dueAt: Date? = nil,
+                            signed: (envelope: [UInt8], payloadSha256: String)? = nil) throws {
         let docJSON = try canonical(draft.document), receiptJSON = try canonical(draft.receipt)
         let extrasJSON = draft.extras.isEmpty ? nil : try canonical(draft.extras)
         let signForBy = draft.extras.signForBy.flatMap { Timestamp.parse($0)?.storeTime }
         try db.run( """
-            INSERT INTO outbox (id, kind, created_at, in_reply_to, document_json, receipt_json, extras_json, sign_for_by, supersedes)
-            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+            INSERT INTO outbox (id, kind, created_at, in_reply_to, document_json, receipt_json, extras_json, sign_for_by, supersedes, envelope, payload_sha256)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
             """, arguments: [draft.id, draft.kind.rawValue, now.storeTime, draft.inReplyTo, docJSON, receiptJSON, extrasJSON, signForBy,
-                             draft.extras.supersedes])
+                             draft.extras.supersedes, signed.map { Data($0.envelope) }, signed?.payloadSha256])
         for (i, p) in draft.parts.enumerated() {
             try db.run( "INSERT INTO outbox_parts (document_id, idx, name, media_type, size, sha256, data) VALUES (?, ?, ?, ?, ?, ?, ?)",
                            arguments: [draft.id, i, p.name, p.mediaType, p.data.count, p.sha256, Data(p.data)])

@@ -127,7 +127,11 @@ extension DocumentsBench {
                      flushes.map(\.millis).max() ?? .nan, flushes.count))
         let (late, stalled) = DiskProbe.overlapping(spans, slow: 50, flushes: flushes, stall: 10)
         print("      documents over 50 ms: \(late); of them under way while one of those flushes took over 10 ms: \(stalled)")
-        try printStages(sent: sent, receivers: try ctx.receiverHomes.map { try GatewayStore(path: $0.database) })
+        let bySecond = Self.p99BySecond(spans, from: submittedAt.isEmpty ? pacedStart.timeIntervalSince1970 : (submittedAt.values.min() ?? 0),
+                                        seconds: max(1, Int((Double(pacedCount) / rate).rounded())))
+        print(String(format: "    p99 second by second: %@ ms; over 50 ms in %d of %d seconds",
+                     bySecond.map { String(format: "%.0f", $0) }.joined(separator: ", "), bySecond.filter { $0 > 50 }.count, bySecond.count))
+        try printStages(sent: sent, receivers: try ctx.receiverHomes.map { try GatewayStore(path: $0.database) }, run: label, handedOver: submittedAt)
         return pl
     }
 }

@@ -29,6 +29,7 @@ struct DocumentsBench: AsyncParsableCommand {
     @Option(name: .customLong("broker-admin")) var brokerAdmin = "http://guest:guest@127.0.0.1:15672"
     @Option var broker = "amqp://guest:guest@127.0.0.1:5672"
     @Option(help: "Work folder (default: a new temporary folder, removed afterwards).") var dir: String?
+    @Option(help: "CSV file to write every latency run's documents to, a line each with the time of each step (seconds since 1970).") var timings: String?
 
     func validate() throws {
         guard count > 0, size >= 0, size <= 1 << 20, senders > 0, receivers > 0, window > 0, paced >= 0, (pacedRate ?? 1) > 0, (submitEvery ?? 1) > 0 else {
@@ -37,6 +38,11 @@ struct DocumentsBench: AsyncParsableCommand {
     }
 
     func run() async throws {
+        if let timings {
+            guard FileManager.default.createFile(atPath: timings, contents: Data((TimingsFile.header + "\n").utf8)) else {
+                throw YizhanError(.invalidArgument, "cannot write the timings file \(timings)")
+            }
+        }
         let me = self
         try await BenchNetwork.run(dir: dir, brokerAdmin: brokerAdmin, broker: broker) { net in try await me.measure(net) }
     }
@@ -148,13 +154,17 @@ struct DocumentsBench: AsyncParsableCommand {
 
     /// Where the paced run's time went, from the senders' stages (read once by the run) and the
     /// receivers' timestamps (millisecond resolution): each stage's increment, p50 and p99 over the
-    /// documents.
-    func printStages(sent: [GatewayStore.SentStages], receivers: [GatewayStore]) throws {
+    /// documents. With `--timings`, each document's steps are appended to the file.
+    func printStages(sent: [GatewayStore.SentStages], receivers: [GatewayStore], run label: String, handedOver: [String: Double]) throws {
         var got: [String: (received: Double, receiptConfirmed: Double)] = [:]
         for r in receivers { got.merge(try r.receivedStages(sent.map(\.id))) { a, _ in a } }
         var steps: [[Double]] = Array(repeating: [], count: 5)
+        var lines: [String] = []
         for s in sent {
             guard let g = got[s.id] else { continue }
+            if timings != nil {
+                lines.append(TimingsFile.line(run: label, id: s.id, handedOver: handedOver[s.id], [s.stored, s.signed, s.published, g.received, g.receiptConfirmed, s.delivered]))
+            }
             let marks = [s.stored, s.signed, g.received, g.receiptConfirmed, s.delivered]
             for i in 0..<4 { steps[i].append((marks[i + 1] - marks[i]) * 1000) }
             steps[4].append((s.published - s.signed) * 1000)
@@ -165,6 +175,19 @@ struct DocumentsBench: AsyncParsableCommand {
         for (n, xs) in zip(names, steps) {
             print(String(format: "      %@ %.0f / %.0f ms", n, Self.percentile(xs, 0.5), Self.percentile(xs, 0.99)))
         }
+        if let timings { try TimingsFile.append(lines, to: timings) }
+    }
+
+    /// The p99 of the documents started in each whole second of a latency run (the last second
+    /// takes the few started after it): a tail from a few slow seconds reads differently from one
+    /// spread over the run.
+    static func p99BySecond(_ spans: [(start: Double, end: Double)], from t0: Double, seconds: Int) -> [Double] {
+        guard seconds > 0 else { return [] }
+        var buckets = [[Double]](repeating: [], count: seconds)
+        for s in spans {
+            buckets[min(seconds - 1, max(0, Int(s.start - t0)))].append((s.end - s.start) * 1000)
+        }
+        return buckets.filter { !$0.isEmpty }.map { percentile($0, 0.99) }
     }
 
     /// Messages per second through a fresh quorum queue: publishing with `window` confirms in
@@ -273,5 +296,24 @@ final class AnswerReader: Sendable {
             try await Task.sleep(for: .milliseconds(20))
         }
         return result.withLock { ($0.stored, $0.refused) }
+    }
+}
+
+/// `--timings`: one CSV line per document of a latency run, so that a tail can be looked at
+/// document by document (when the slow ones started, and at which step they waited).
+enum TimingsFile {
+    static let header = "run,document,handed_over,stored,signed,confirmed,stored_at_receiver,receipt_confirmed,receipt_stored"
+
+    /// `marks`: stored, signed, the document's own confirm, stored at the receiver, its receipt's confirm, receipt stored.
+    static func line(run: String, id: String, handedOver: Double?, _ marks: [Double]) -> String {
+        ([run.replacingOccurrences(of: ",", with: ";"), id, handedOver.map { String(format: "%.4f", $0) } ?? ""]
+            + marks.map { String(format: "%.4f", $0) }).joined(separator: ",")
+    }
+
+    static func append(_ lines: [String], to path: String) throws {
+        guard let h = FileHandle(forWritingAtPath: path) else { throw YizhanError(.invalidArgument, "cannot write the timings file \(path)") }
+        defer { try? h.close() }
+        try h.seekToEnd()
+        try h.write(contentsOf: Data(lines.map { $0 + "\n" }.joined().utf8))
     }
 }

@@ -8,7 +8,9 @@ extension BrokerTests {
     /// latency runs store and time what they hand over, both baselines and the raw round trip run.
     @Test func documentsBenchMeasuresEveryFigure() async throws {
         try await TestBroker.requireRunning()
-        let r = try runCLI(["bench", "documents", "--count", "300", "--size", "1024", "--paced", "1",
+        let timings = NSTemporaryDirectory() + "yizhan-timings-\(UUID().uuidString).csv"
+        defer { try? FileManager.default.removeItem(atPath: timings) }
+        let r = try runCLI(["bench", "documents", "--count", "300", "--size", "1024", "--paced", "1", "--timings", timings,
                             "--broker", TestBroker.amqpURL, "--broker-admin", TestBroker.adminURL])
         #expect(r.status == 0, "\(r.out)\n\(r.err)")
         let out = r.out
@@ -23,6 +25,28 @@ extension BrokerTests {
             #expect(timed > 0 && p50 > 0 && p99 >= p50, "\(m.output.0)")
         }
         #expect(runs.last.map { $0.output.2 == "500" } == true, "\(out)")
+        // One second each: the second's p99 is the run's, to the millisecond.
+        let seconds = out.matches(of: /p99 second by second: ([0-9, ]+) ms; over 50 ms in ([0-9]+) of ([0-9]+) seconds/)
+        #expect(seconds.count == 2, "\(out)")
+        for (m, s) in zip(runs, seconds) {
+            #expect(s.output.3 == "1" && s.output.1.split(separator: ",").count == 1, "\(s.output.0)")
+            #expect(Double(s.output.1) == (Double(m.output.7) ?? -1).rounded(), "\(m.output.0) / \(s.output.0)")
+            #expect((s.output.2 == "1") == ((Double(s.output.1) ?? 0) > 50), "\(s.output.0)")
+        }
+        // --timings: a line per timed document of each run, its steps in the order they happen.
+        let lines = try String(contentsOfFile: timings, encoding: .utf8).split(separator: "\n").map { $0.split(separator: ",", omittingEmptySubsequences: false) }
+        #expect(lines.first?.joined(separator: ",") == "run,document,handed_over,stored,signed,confirmed,stored_at_receiver,receipt_confirmed,receipt_stored")
+        let rows = lines.dropFirst()
+        #expect(rows.allSatisfy { $0.count == 9 }, "\(rows.prefix(3))")
+        #expect(Set(rows.map { $0[1] }).count == rows.count, "each document once")
+        for (m, label) in zip(runs, ["half that rate", "half the 1,000/s target"]) {
+            #expect(rows.filter { $0[0] == label.replacingOccurrences(of: ",", with: ";") }.count == Int(m.output.4), "\(label)")
+        }
+        for row in rows {
+            let t = row.dropFirst(2).map { Double($0) ?? .nan }
+            let (handed, stored, signed, atReceiver, receiptConfirmed, receiptStored) = (t[0], t[1], t[2], t[4], t[5], t[6])
+            #expect(stored <= signed && atReceiver <= receiptConfirmed && handed < receiptStored, "\(row)")
+        }
         // Each says how long it waited for the machine to go quiet (on a busy machine it may go on after 30 s, and says so).
         #expect(out.matches(of: /started [0-9.]+ s after (the throughput run|the run before), once (quiet|NOT quiet after 30 s, anyway)/).count == 2, "\(out)")
         #expect(out.matches(of: /beside them on this machine's [0-9]+ cores: (the local broker [0-9]+ %, )?this benchmark [0-9]+ % of a core/).count == 2, "\(out)")

@@ -72,6 +72,9 @@ import YizhanCore
         #expect(e.signed && e.createdAt.timeIntervalSince1970 == 1_790_000_000.123, "created when it was read off the socket, to the millisecond")
         #expect(try store.due().map(\.documentID) == [signed.id], "due at once: no second commit to sign it")
         #expect(try store.unsigned().map(\.id) == [unsigned.id], "stored unsigned, for the send loop")
+        // Stored with its envelope in one insert, the trail still says it was queued, then signed.
+        #expect(try store.trail(documentID: signed.id).map(\.event) == ["queued", "signed"])
+        #expect(try store.trail(documentID: unsigned.id).map(\.event) == ["queued"])
         #expect(signed.unsigned(createdAt: at).envelope(sender: b, senderName: nil).created == Timestamp.format(e.createdAt),
                 "the envelope signed before storing names the time the store keeps")
     }
