@@ -42,8 +42,7 @@ extension GatewayStore {
                         try Self.checkLinks(db, d)
                         try Self.insertDraft(db, d, now: item.receivedAt, dueAt: leased, signed: signed)
                         try Self.insertStamp(db, d, item.submission.stamp, now: item.receivedAt)
-                        // What `setSigned` records for a draft signed after it was stored.
-                        if signed != nil, d.kind != .receipt { try Self.trail(db, d.id, nil, "signed", nil, now) }
+                        if signed != nil { try Self.trailSigned(db, d.id, kind: d.kind.rawValue, now) }
                         return .commit
                     }
                 } catch let e as YizhanError {

@@ -331,7 +331,13 @@ public struct GatewayStore: Sendable {
     static func setSigned(_ db: Database, _ id: String, _ envelope: [UInt8], _ payloadSha256: String, now: Date) throws {
         let kind = try String.fetchOne(db.cachedStatement(sql: "UPDATE outbox SET envelope = ?, payload_sha256 = ? WHERE id = ? AND envelope IS NULL RETURNING kind"),
                                        arguments: [Data(envelope), payloadSha256, id])
-        if let kind, kind != "receipt" { try Self.trail(db, id, nil, "signed", nil, now) }
+        if let kind { try Self.trailSigned(db, id, kind: kind, now) }
+    }
+
+    /// The trail's "signed" event, for a draft signed after it was stored (`setSigned`) or before
+    /// (a hand-over): receipts get none (the document they answer has its own trail).
+    static func trailSigned(_ db: Database, _ id: String, kind: String, _ now: Date) throws {
+        if kind != Envelope.Kind.receipt.rawValue { try Self.trail(db, id, nil, "signed", nil, now) }
     }
 
     /// Copies whose (re)publication is due, oldest first: either the framed ones or the chunked
