@@ -25,13 +25,15 @@ extension BrokerTests {
             #expect(timed > 0 && p50 > 0 && p99 >= p50, "\(m.output.0)")
         }
         #expect(runs.last.map { $0.output.2 == "500" } == true, "\(out)")
-        // One second each: the second's p99 is the run's, to the millisecond.
+        // One second each: the second's p99 is the run's.
         let seconds = out.matches(of: /p99 second by second: ([0-9, ]+) ms; over 50 ms in ([0-9]+) of ([0-9]+) seconds/)
         #expect(seconds.count == 2, "\(out)")
         for (m, s) in zip(runs, seconds) {
             #expect(s.output.3 == "1" && s.output.1.split(separator: ",").count == 1, "\(s.output.0)")
-            #expect(Double(s.output.1) == (Double(m.output.7) ?? -1).rounded(), "\(m.output.0) / \(s.output.0)")
-            #expect((s.output.2 == "1") == ((Double(s.output.1) ?? 0) > 50), "\(s.output.0)")
+            // The same value printed to 1 ms and to 0.1 ms (so within 0.55 of each other, whichever way each rounded).
+            #expect(abs((Double(s.output.1) ?? -10) - (Double(m.output.7) ?? 10)) <= 0.55, "\(m.output.0) / \(s.output.0)")
+            // Counted on the unrounded p99: a printed 50 may be either side of it.
+            if let v = Double(s.output.1), v != 50 { #expect((s.output.2 == "1") == (v > 50), "\(s.output.0)") }
         }
         // --timings: a line per timed document of each run, its steps in the order they happen.
         let lines = try String(contentsOfFile: timings, encoding: .utf8).split(separator: "\n").map { $0.split(separator: ",", omittingEmptySubsequences: false) }
