@@ -10,8 +10,8 @@ extension Gateway {
     ///
     /// Rounds: a round publishes what is due and records the outcomes in one transaction. Pipelined
     /// loops over the whole outbox (new copies out while earlier ones wait for the broker, with an
-    /// in-flight set kept out of the outbox query) were measured in three rounds of work (see README,
-    /// "Performance"): no better, more commits competing for the store's write lock with `doc send`.
+    /// in-flight set kept out of the outbox query) were measured in three rounds of work (see the article
+    /// <doc:PerformanceRounds>): no better, more commits competing for the store's write lock with `doc send`.
     ///
     /// Drafts handed over by `doc send` (see `HandOver`) are taken at the next look, stored and
     /// signed in one commit, and published at once without waiting for their confirms (stored

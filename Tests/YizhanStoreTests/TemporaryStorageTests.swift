@@ -6,7 +6,7 @@ import YizhanCore
 
 /// SQLite's temporary files (savepoint journals, sorts) are kept in memory on every connection of
 /// both stores: on disk they put document pages in `/var/tmp` and cost a busy sender a file created,
-/// written and deleted on most send rounds (README, Performance, fourteenth round).
+/// written and deleted on most send rounds (the fourteenth round in YizhanGateway.docc/PerformanceRounds.md).
 @Suite struct TemporaryStorageTests {
     /// `PRAGMA temp_store` answers 2 for MEMORY (0 default, 1 FILE).
     static func tempStore(_ w: any DatabaseWriter) throws -> (writer: Int?, reader: Int?) {
