@@ -22,7 +22,7 @@ struct DocumentsBench: AsyncParsableCommand {
     @Option(help: "Sending units.") var senders = 1
     @Option(help: "Receiving units.") var receivers = 1
     @Option(help: "Seconds of each latency run.") var paced = 5.0
-    @Option(name: .customLong("paced-rate"), help: "Documents per second for one latency run, instead of the two at half the measured rate and at half the 1,000/s target.") var pacedRate: Double?
+    @Option(name: .customLong("paced-rate"), help: "Documents per second for a latency run, instead of the two at half the measured rate and at half the 1,000/s target. Repeat it for a run at each rate, then a line of the p99 by rate: the highest rate this machine holds the p99 under 50 ms at.") var pacedRate: [Double] = []
     @Option(name: .customLong("submit-every"), help: "Milliseconds: in the latency run, store what came due in one commit this often (as an office system submitting in batches would) instead of one commit per document.") var submitEvery: Int?
     @Flag(name: .customLong("store-directly"), help: "In the latency run, commit each document into the sender's store from this process (as `doc send` does when no gateway runs) instead of handing it to the running gateway.") var storeDirectly = false
     @Option(help: "Publishes in flight for the baselines (the gateway keeps up to 512, AMQPConfiguration.confirmWindow).") var window = 512
@@ -32,7 +32,7 @@ struct DocumentsBench: AsyncParsableCommand {
     @Option(help: "CSV file to write every latency run's documents to, a line each with the time of each step (seconds since 1970).") var timings: String?
 
     func validate() throws {
-        guard count > 0, size >= 0, size <= 1 << 20, senders > 0, receivers > 0, window > 0, paced >= 0, (pacedRate ?? 1) > 0, (submitEvery ?? 1) > 0 else {
+        guard count > 0, size >= 0, size <= 1 << 20, senders > 0, receivers > 0, window > 0, paced >= 0, pacedRate.allSatisfy({ $0 > 0 }), (submitEvery ?? 1) > 0 else {
             throw ValidationError("count, senders, receivers, window, paced-rate and submit-every must be positive; size 0 to 1 MiB")
         }
     }
@@ -51,6 +51,27 @@ struct DocumentsBench: AsyncParsableCommand {
         guard !xs.isEmpty else { return .nan }
         let s = xs.sorted()
         return s[min(s.count - 1, Int((Double(s.count - 1) * p).rounded()))]
+    }
+
+    /// The latency runs to make: at half the measured rate and at half the 1,000/s target, or at
+    /// each rate given, with the label each prints (and writes into `--timings`).
+    static func latencyRuns(given: [Double], measured: Double) -> [(rate: Double, label: String)] {
+        switch given.count {
+        case 0: return [(max(1, measured / 2), "half that rate"), (Double(targetRate) / 2, "half the 1,000/s target")]
+        case 1: return [(given[0], "the given rate")]
+        default: return given.enumerated().map { ($1, "given rate \($0 + 1) of \(given.count)") }
+        }
+    }
+
+    /// One line for runs at several given rates: each rate's p99, and the highest rate whose p99
+    /// was under `limit` ms with every lower rate's under it too (a rate only counts when the load
+    /// below it also held).
+    static func p99ByRate(_ runs: [(rate: Double, p99: Double)], limit: Double) -> String {
+        let sorted = runs.sorted { $0.rate < $1.rate }
+        let held = sorted.prefix { $0.p99 < limit }.last
+        return "p99 by rate: " + sorted.map { String(format: "%.0f/s %.1f ms", $0.rate, $0.p99) }.joined(separator: ", ")
+            + (held.map { String(format: "; under %.0f ms up to %.0f documents/s of the rates run", limit, $0.rate) }
+                ?? String(format: "; under %.0f ms at none of the rates run", limit))
     }
 
     // Swift 6.3.1 crashes splitting this coroutine when optimising it; it only drives the gateways
@@ -103,18 +124,24 @@ struct DocumentsBench: AsyncParsableCommand {
         print(String(format: "  latency stored → receipt, all at once: p50 %.0f ms, p95 %.0f ms, p99 %.0f ms (queueing included)",
                      Self.percentile(lat, 0.5), Self.percentile(lat, 0.95), Self.percentile(lat, 0.99)))
 
-        // Latency at half that rate (or at `--paced-rate`), once the burst's after-work is done (see
-        // `settle`); then, unless a rate was given, at half the issue's 1,000 documents/s (its "half
-        // that rate" read as half of that figure); then the raw broker's round trip at the first
-        // rate, settled the same way.
-        let rate = pacedRate ?? max(1, docsPerSecond / 2)
+        // Latency at half that rate, once the burst's after-work is done (see `settle`), then at half
+        // the issue's 1,000 documents/s (its "half that rate" read as half of that figure); or at each
+        // `--paced-rate` instead. Then the raw broker's round trip at the first rate, settled the
+        // same way.
+        let runs = Self.latencyRuns(given: pacedRate, measured: docsPerSecond)
+        let rate = runs[0].rate
         let watched = procs.map(\.pid) + (Self.localBrokerPID(url: broker).map { [$0] } ?? [])
         let run = PacedContext(load: load, stores: stores, receiverHomes: receiverHomes, procs: procs, watched: watched, clock: clock, folder: net.dir)
-        let pl = try await pacedRun(run, rate: rate, label: pacedRate == nil ? "half that rate" : "the given rate", first: count, after: "the throughput run")
-        if pacedRate == nil {
-            let fixed = Double(Self.targetRate) / 2
-            _ = try await pacedRun(run, rate: fixed, label: "half the 1,000/s target", first: count + max(1, Int(rate * paced)), after: "the run before")
+        var p99s: [Double] = []
+        var first = count
+        var pl: [Double] = []
+        for (i, r) in runs.enumerated() {
+            let l = try await pacedRun(run, rate: r.rate, label: r.label, first: first, after: i == 0 ? "the throughput run" : "the run before")
+            if i == 0 { pl = l }
+            p99s.append(Self.percentile(l, 0.99))
+            first += max(1, Int(r.rate * paced))
         }
+        if pacedRate.count > 1 { print("  " + Self.p99ByRate(zip(pacedRate, p99s).map { ($0, $1) }, limit: 50)) }
         for (i, p) in procs.enumerated() {
             let role = i < senders ? "sender \(i + 1)" : "receiver \(i - senders + 1)"
             print(String(format: "  gateway %@: CPU %.1f s during the throughput run, RSS 1 s after start %.1f MiB, idle %.1f MiB, peak %.1f MiB",

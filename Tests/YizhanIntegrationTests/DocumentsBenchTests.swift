@@ -74,4 +74,33 @@ extension BrokerTests {
         #expect(out.firstMatch(of: /gateway \/ \(a\): [0-9.]+   gateway \/ \(b\): [0-9.]+/) != nil, "\(out)")
         try await TestBroker.requireRunning()
     }
+
+    /// `--paced-rate` repeated: a latency run at each rate (and none at the default rates), then one
+    /// line with each rate's p99 as its run printed it and the highest rate held under 50 ms,
+    /// counted from those p99s; the timings file tells the runs apart.
+    @Test func documentsBenchRunsEachGivenRate() async throws {
+        try await TestBroker.requireRunning()
+        let timings = NSTemporaryDirectory() + "yizhan-timings-\(UUID().uuidString).csv"
+        defer { try? FileManager.default.removeItem(atPath: timings) }
+        let r = try runCLI(["bench", "documents", "--count", "100", "--size", "256", "--paced", "1", "--paced-rate", "60", "--paced-rate", "30",
+                            "--timings", timings, "--broker", TestBroker.amqpURL, "--broker-admin", TestBroker.adminURL])
+        #expect(r.status == 0, "\(r.out)\n\(r.err)")
+        let out = r.out
+        let runs = out.matches(of: /latency at given rate ([0-9]) of 2 \(([0-9]+) documents\/s asked, [0-9]+ stored, handed over, ([0-9]+) documents\): p50 [0-9.]+ ms, p95 [0-9.]+ ms, p99 ([0-9.]+) ms/)
+        #expect(runs.map { "\($0.output.1):\($0.output.2)" } == ["1:60", "2:30"], "\(out)")
+        #expect(!out.contains("half that rate") && !out.contains("half the 1,000/s target"), "\(out)")
+        let p99 = Dictionary(uniqueKeysWithValues: runs.map { (String($0.output.2), String($0.output.4)) })
+        // Sorted by rate, each p99 as its run printed it.
+        let line = out.firstMatch(of: /p99 by rate: 30\/s ([0-9.]+) ms, 60\/s ([0-9.]+) ms; under 50 ms (up to ([0-9]+) documents\/s|at none) of the rates run/)
+        #expect(line.map { String($0.output.1) == p99["30"] && String($0.output.2) == p99["60"] } == true, "\(out)")
+        // Counted on the unrounded p99s: a printed 50.0 may be either side of 50.
+        if let line, let low = Double(line.output.1), let high = Double(line.output.2), low != 50, high != 50 {
+            let expected = low >= 50 ? nil : high >= 50 ? "30" : "60"
+            #expect(line.output.4.map(String.init) == expected, "\(line.output.0)")
+        }
+        // The raw round trip runs at the first rate given.
+        #expect(out.contains("baseline round trip at the paced rate (60/s,"), "\(out)")
+        let labels = Set(try String(contentsOfFile: timings, encoding: .utf8).split(separator: "\n").dropFirst().map { $0.split(separator: ",").first.map(String.init) ?? "" })
+        #expect(labels == ["given rate 1 of 2", "given rate 2 of 2"], "\(labels)")
+    }
 }
