@@ -20,13 +20,16 @@ extension DocumentsBench {
         var folder: String
     }
 
+    /// How many documents a latency run at `rate` hands over: `paced` seconds' worth, at least one.
+    func documents(at rate: Double) -> Int { max(1, Int(rate * paced)) }
+
     /// Sends `rate` documents a second for `paced` seconds, once everything is quiet, waits for
     /// every receipt, and prints the latency, the gateways' CPU and where the time went. `first`
     /// numbers the run's documents after those sent before it (and counts the receipts already
     /// back). Returns the latencies in milliseconds.
     func pacedRun(_ ctx: PacedContext, rate: Double, label: String, first: Int, after: String) async throws -> [Double] {
         let (load, stores, procs, clock) = (ctx.load, ctx.stores, ctx.procs, ctx.clock)
-        let pacedCount = max(1, Int(rate * paced))
+        let pacedCount = documents(at: rate)
         // Handed-over documents are encoded before the clock starts: this process shares the two
         // cores with what it measures, and encoding them on the way cost it about a tenth of a core.
         let frames: [(id: String, bytes: [UInt8])] = submitEvery != nil || storeDirectly ? [] : try (0..<pacedCount).map { i in

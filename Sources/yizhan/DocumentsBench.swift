@@ -132,16 +132,16 @@ struct DocumentsBench: AsyncParsableCommand {
         let rate = runs[0].rate
         let watched = procs.map(\.pid) + (Self.localBrokerPID(url: broker).map { [$0] } ?? [])
         let run = PacedContext(load: load, stores: stores, receiverHomes: receiverHomes, procs: procs, watched: watched, clock: clock, folder: net.dir)
-        var p99s: [Double] = []
+        var latencies: [[Double]] = []
         var first = count
-        var pl: [Double] = []
         for (i, r) in runs.enumerated() {
-            let l = try await pacedRun(run, rate: r.rate, label: r.label, first: first, after: i == 0 ? "the throughput run" : "the run before")
-            if i == 0 { pl = l }
-            p99s.append(Self.percentile(l, 0.99))
-            first += max(1, Int(r.rate * paced))
+            latencies.append(try await pacedRun(run, rate: r.rate, label: r.label, first: first, after: i == 0 ? "the throughput run" : "the run before"))
+            first += documents(at: r.rate)
         }
-        if pacedRate.count > 1 { print("  " + Self.p99ByRate(zip(pacedRate, p99s).map { ($0, $1) }, limit: 50)) }
+        let pl = latencies[0]
+        if pacedRate.count > 1 {
+            print("  " + Self.p99ByRate(zip(runs, latencies).map { ($0.rate, Self.percentile($1, 0.99)) }, limit: 50))
+        }
         for (i, p) in procs.enumerated() {
             let role = i < senders ? "sender \(i + 1)" : "receiver \(i - senders + 1)"
             print(String(format: "  gateway %@: CPU %.1f s during the throughput run, RSS 1 s after start %.1f MiB, idle %.1f MiB, peak %.1f MiB",
