@@ -23,6 +23,24 @@ extension DocumentsBench {
     /// How many documents a latency run at `rate` hands over: `paced` seconds' worth, at least one.
     func documents(at rate: Double) -> Int { max(1, Int(rate * paced)) }
 
+    /// The run's steps, at the senders and at the receivers, once every document of it has them (at
+    /// most 10 s after its last receipt). Each gateway records the broker's confirm of a copy a
+    /// moment after the copy went out (`recordPublishes`), so the last receipt can be back before
+    /// the confirm of its document, or of the receipt itself, is written; read at once, the last
+    /// few documents would be left out of the latencies and the steps.
+    func recordedStages(_ ctx: PacedContext, since start: Date, count: Int) async throws
+        -> (sent: [GatewayStore.SentStages], received: [String: (received: Double, receiptConfirmed: Double)]) {
+        let receivers = try ctx.receiverHomes.map { try GatewayStore(path: $0.database) }
+        let deadline = ContinuousClock.now + .seconds(10)
+        while true {
+            let sent = try ctx.stores.flatMap { try $0.sentStages(since: start) }
+            var got: [String: (received: Double, receiptConfirmed: Double)] = [:]
+            for r in receivers { got.merge(try r.receivedStages(sent.map(\.id))) { a, _ in a } }
+            if (sent.count >= count && sent.allSatisfy { got[$0.id] != nil }) || ContinuousClock.now >= deadline { return (sent, got) }
+            try await Task.sleep(for: .milliseconds(20))
+        }
+    }
+
     /// Sends `rate` documents a second for `paced` seconds, once everything is quiet, waits for
     /// every receipt, and prints the latency, the gateways' CPU and where the time went. `first`
     /// numbers the run's documents after those sent before it (and counts the receipts already
@@ -105,7 +123,7 @@ extension DocumentsBench {
         // Handed over, from the moment this process wrote the document to the socket (the gateway's
         // own clock starts when it reads it); stored directly, from the commit.
         // Read once: the latencies, the disk probe's overlap and the stages below all use them.
-        let sent = try stores.flatMap { try $0.sentStages(since: pacedStart) }
+        let (sent, got) = try await recordedStages(ctx, since: pacedStart, count: pacedCount)
         let spans = sent.compactMap { st -> (start: Double, end: Double)? in
             (submittedAt.isEmpty ? st.stored : submittedAt[st.id]).map { ($0, st.delivered) }
         }
@@ -134,7 +152,7 @@ extension DocumentsBench {
                                         seconds: max(1, Int((Double(pacedCount) / rate).rounded())))
         print(String(format: "    p99 second by second: %@ ms; over 50 ms in %d of %d seconds",
                      bySecond.map { String(format: "%.0f", $0) }.joined(separator: ", "), bySecond.filter { $0 > 50 }.count, bySecond.count))
-        try printStages(sent: sent, receivers: try ctx.receiverHomes.map { try GatewayStore(path: $0.database) }, run: label, handedOver: submittedAt)
+        try printStages(sent: sent, received: got, run: label, handedOver: submittedAt)
         return pl
     }
 }

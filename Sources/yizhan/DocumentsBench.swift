@@ -179,12 +179,12 @@ struct DocumentsBench: AsyncParsableCommand {
                      2 * docsPerSecond / a, 2 * docsPerSecond / b, docsPerSecond, Self.percentile(pl, 0.99) / Self.percentile(raw, 0.99)))
     }
 
-    /// Where the paced run's time went, from the senders' stages (read once by the run) and the
-    /// receivers' timestamps (millisecond resolution): each stage's increment, p50 and p99 over the
-    /// documents. With `--timings`, each document's steps are appended to the file.
-    func printStages(sent: [GatewayStore.SentStages], receivers: [GatewayStore], run label: String, handedOver: [String: Double]) throws {
-        var got: [String: (received: Double, receiptConfirmed: Double)] = [:]
-        for r in receivers { got.merge(try r.receivedStages(sent.map(\.id))) { a, _ in a } }
+    /// Where the paced run's time went, from the senders' stages and the receivers' timestamps
+    /// (millisecond resolution; both read once by the run, see `recordedStages`): each stage's
+    /// increment, p50 and p99 over the documents. With `--timings`, each document's steps are
+    /// appended to the file.
+    func printStages(sent: [GatewayStore.SentStages], received got: [String: (received: Double, receiptConfirmed: Double)],
+                     run label: String, handedOver: [String: Double]) throws {
         var steps: [[Double]] = Array(repeating: [], count: 5)
         var lines: [String] = []
         for s in sent {
